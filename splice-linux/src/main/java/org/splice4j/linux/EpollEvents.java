@@ -1,0 +1,68 @@
+package org.splice4j.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Platform;
+
+/**
+ * An array of {@code struct epoll_event} in native memory, for epoll_wait(2), and one spare event for epoll_ctl(2).
+ *
+ * <pre>
+ * typedef union epoll_data { void *ptr; int fd; uint32_t u32; uint64_t u64; } epoll_data_t;
+ * struct epoll_event {
+ *     uint32_t     events;   // offset 0
+ *     epoll_data_t data;     // offset 4 on x86-64 (glibc declares the struct packed there), 8 elsewhere
+ * };                         // 12 bytes on x86-64, 16 elsewhere
+ * </pre>
+ * Only the loop thread uses an instance.
+ */
+final class EpollEvents {
+
+    static final int EPOLLIN = 0x001;
+    static final int EPOLLOUT = 0x004;
+    static final int EPOLLERR = 0x008;
+    static final int EPOLLHUP = 0x010;
+
+    static final int EPOLL_CTL_ADD = 1;
+    static final int EPOLL_CTL_DEL = 2;
+    static final int EPOLL_CTL_MOD = 3;
+
+    static final int SIZE = Platform.isIntel() ? 12 : 16;
+    static final int DATA_OFFSET = Platform.isIntel() ? 4 : 8;
+
+    private final int capacity;
+    private final Memory events;
+    private final Memory ctlEvent = new Memory(16);
+
+    EpollEvents(int capacity) {
+        this.capacity = capacity;
+        this.events = new Memory((long) capacity * SIZE);
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
+    Memory array() {
+        return events;
+    }
+
+    int events(int i) {
+        return events.getInt((long) i * SIZE);
+    }
+
+    long data(int i) {
+        return events.getLong((long) i * SIZE + DATA_OFFSET);
+    }
+
+    /** The single event passed to epoll_ctl, filled in. */
+    Memory ctl(int interest, long data) {
+        ctlEvent.setInt(0, interest);
+        ctlEvent.setLong(DATA_OFFSET, data);
+        return ctlEvent;
+    }
+
+    void free() {
+        events.close();
+        ctlEvent.close();
+    }
+}

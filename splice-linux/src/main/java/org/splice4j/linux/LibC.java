@@ -1,0 +1,71 @@
+package org.splice4j.linux;
+
+import com.sun.jna.Native;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+
+/**
+ * The C library calls the Linux provider makes, bound with JNA direct mapping. Declarations only, no logic.
+ *
+ * <p>Every function returns -1 (or a negative size) on failure with errno set; read it with
+ * {@link Native#getLastError()} right after the call. None of them throws for an errno, so EAGAIN on the hot path
+ * costs neither a stack trace nor an allocation.
+ */
+final class LibC {
+
+    static {
+        Native.register(LibC.class, Platform.C_LIBRARY_NAME);
+    }
+
+    private LibC() {
+    }
+
+    /** {@code ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len, unsigned int flags)}, splice(2). */
+    static native long splice(int fdIn, Pointer offIn, int fdOut, Pointer offOut, long len, int flags);
+
+    /** {@code int pipe2(int pipefd[2], int flags)}, pipe(2). */
+    static native int pipe2(int[] fds, int flags);
+
+    /**
+     * {@code int fcntl(int fd, int cmd, ... )}, fcntl(2), with one int argument. Declared with a fixed third argument:
+     * direct mapping has no varargs, and on the x86-64 and AArch64 Linux ABIs an int travels in the same register
+     * either way.
+     */
+    static native int fcntl(int fd, int cmd, int arg);
+
+    /** {@code int epoll_create1(int flags)}, epoll_create(2). */
+    static native int epoll_create1(int flags);
+
+    /** {@code int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)}, epoll_ctl(2). */
+    static native int epoll_ctl(int epfd, int op, int fd, Pointer event);
+
+    /** {@code int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)}, epoll_wait(2). Blocks. */
+    static native int epoll_wait(int epfd, Pointer events, int maxEvents, int timeoutMillis);
+
+    /** {@code int eventfd(unsigned int initval, int flags)}, eventfd(2). */
+    static native int eventfd(int initval, int flags);
+
+    /** {@code ssize_t read(int fd, void *buf, size_t count)}, read(2). */
+    static native long read(int fd, Pointer buf, long count);
+
+    /** {@code ssize_t write(int fd, const void *buf, size_t count)}, write(2). */
+    static native long write(int fd, Pointer buf, long count);
+
+    /** {@code int close(int fd)}, close(2). */
+    static native int close(int fd);
+
+    /** {@code int shutdown(int sockfd, int how)}, shutdown(2). */
+    static native int shutdown(int fd, int how);
+
+    /** {@code int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen)}, getsockname(2). */
+    static native int getsockname(int fd, Pointer addr, int[] addrLen);
+
+    /** {@code int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen)}, getpeername(2). */
+    static native int getpeername(int fd, Pointer addr, int[] addrLen);
+
+    /** {@code int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen)}, getsockopt(2). */
+    static native int getsockopt(int fd, int level, int optName, Pointer optVal, int[] optLen);
+
+    /** {@code int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen)}, setsockopt(2). */
+    static native int setsockopt(int fd, int level, int optName, Pointer optVal, int optLen);
+}

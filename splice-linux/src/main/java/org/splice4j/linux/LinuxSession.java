@@ -1,0 +1,430 @@
+package org.splice4j.linux;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+import com.sun.jna.Memory;
+
+import org.splice4j.spi.SpliceOptions;
+import org.splice4j.spi.SpliceResult.Outcome;
+import org.splice4j.spi.support.AbstractSession;
+import org.splice4j.spi.support.RelayLoop;
+
+/**
+ * One Linux-provider session: our dups of sockets A and B ({@link Side}s, each registered once in the loop's epoll
+ * set) and two {@link Direction}s.
+ *
+ * <p>Everything runs on the session's loop thread except {@link #cancel()}, which hands its work to the loop and
+ * waits for it.
+ */
+final class LinuxSession extends AbstractSession implements RelayLoop.Member {
+
+    private static final int SPLICE_F_MOVE = 1;
+    private static final int SPLICE_F_NONBLOCK = 2;
+    /** Never SPLICE_F_MORE: it corks small messages (golang/go#10948). */
+    private static final int SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+    /** Buffer per direction while it copies (no pipe free, or splice refused): the bound on a session's heap-free memory. */
+    static final int FALLBACK_BUFFER_SIZE = 64 * 1024;
+
+    private final EpollLoop loop;
+    private final PipePool pool;
+    private final Side sideA;
+    private final Side sideB;
+    private final Direction aToB;
+    private final Direction bToA;
+    private final long idleTimeoutNanos;
+    private long lastActivity = System.nanoTime();
+
+    LinuxSession(LinuxSplicer splicer, EpollLoop loop, PipePool pool, OwnedFd a, ByteBuffer alreadyReadA, OwnedFd b,
+                 ByteBuffer alreadyReadB, Duration idleTimeout, SpliceOptions options) {
+        super(splicer, options);
+        this.loop = loop;
+        this.pool = pool;
+        this.idleTimeoutNanos = idleTimeout.toNanos();
+        this.sideA = new Side(a);
+        this.sideB = new Side(b);
+        this.aToB = new Direction(sideA, sideB, alreadyReadA, true);
+        this.bToA = new Direction(sideB, sideA, alreadyReadB, false);
+        sideA.out = aToB;
+        sideA.in = bToA;
+        sideB.out = bToA;
+        sideB.in = aToB;
+    }
+
+    EpollLoop loop() {
+        return loop;
+    }
+
+    /** Loop thread: joins the loop and starts both directions (already-read bytes go out first). */
+    void register() {
+        if (isEnded()) {
+            return;
+        }
+        if (!loop.isRunning()) {
+            abort(Outcome.CANCELLED, null);
+            return;
+        }
+        loop.attach(this);
+        sideA.slot = loop.newSlot(sideA);
+        sideB.slot = loop.newSlot(sideB);
+        aToB.pump();
+        if (!isEnded()) {
+            bToA.pump();
+        }
+        updateInterest();
+    }
+
+    @Override
+    public void cancel() {
+        // Any thread. When this returns the loop has closed our dups and will not touch the sockets again.
+        if (isEnded()) {
+            return;
+        }
+        loop.executeAndWait(() -> abort(Outcome.CANCELLED, null));
+    }
+
+    @Override
+    public long idleTimeoutNanos() {
+        return idleTimeoutNanos;
+    }
+
+    @Override
+    public long lastActivityNanos() {
+        return lastActivity;
+    }
+
+    @Override
+    public void onIdleTimeout() {
+        abort(Outcome.IDLE_TIMEOUT, null);
+    }
+
+    @Override
+    public void onLoopStop() {
+        abort(Outcome.CANCELLED, null);
+    }
+
+    private void updateInterest() {
+        if (!isEnded()) {
+            sideA.updateInterest();
+        }
+        if (!isEnded()) {
+            sideB.updateInterest();
+        }
+    }
+
+    private void failed(String syscall, int errno) {
+        Errno.NativeIoException cause = Errno.exception(syscall, errno);
+        abort(Errno.isConnectionAbort(errno) ? Outcome.RESET : Outcome.FAILED, cause);
+    }
+
+    private void directionDone() {
+        if (aToB.done && bToA.done) {
+            finish(Outcome.COMPLETED, null);
+        }
+    }
+
+    /** Ends the session early and tells the peers as DESIGN.md says. */
+    private void abort(Outcome outcome, Throwable cause) {
+        if (isEnded()) {
+            return;
+        }
+        for (Side s : new Side[] {sideA, sideB}) {
+            if (outcome == Outcome.RESET) {
+                s.fd.setLingerZero(); // the caller's close then resets the peer that did not reset
+            } else if (outcome == Outcome.CANCELLED) {
+                s.fd.shutdown(OwnedFd.SHUT_RDWR); // acts on the socket, so the peer sees the close despite our dup
+            }
+        }
+        finish(outcome, cause);
+    }
+
+    /** Releases everything, in the order the kernel needs: out of epoll, pipes back, then our dups closed. */
+    private void finish(Outcome outcome, Throwable cause) {
+        sideA.deregister();
+        sideB.deregister();
+        aToB.releaseAll();
+        bToA.releaseAll();
+        sideA.fd.close(); // our dup only; the caller's socket stays open until the caller closes it
+        sideB.fd.close();
+        loop.detach(this);
+        end(outcome, cause);
+    }
+
+    /** Our dup of one socket and its epoll registration. */
+    private final class Side implements EpollLoop.Handler {
+        final OwnedFd fd;
+        int slot = -1;
+        int interest;
+        /** The direction reading from this socket. */
+        Direction out;
+        /** The direction writing to this socket. */
+        Direction in;
+
+        Side(OwnedFd fd) {
+            this.fd = fd;
+        }
+
+        @Override
+        public void onEvents(int events) {
+            if ((events & EpollEvents.EPOLLERR) != 0) {
+                int err = fd.takeSocketError();
+                if (err != 0) {
+                    failed("epoll", err);
+                    return;
+                }
+            }
+            int anyReady = EpollEvents.EPOLLHUP | EpollEvents.EPOLLERR;
+            if ((events & (EpollEvents.EPOLLIN | anyReady)) != 0 && out.wantRead) {
+                out.pump();
+            }
+            if (!isEnded() && (events & (EpollEvents.EPOLLOUT | anyReady)) != 0 && in.wantWrite) {
+                in.pump();
+            }
+            updateInterest();
+        }
+
+        /**
+         * Applies the wanted interest. A socket nobody waits on is taken out of epoll altogether: level-triggered
+         * epoll reports EPOLLHUP even with an empty interest set, which would spin the loop.
+         */
+        void updateInterest() {
+            int wanted = (out.wantRead ? EpollEvents.EPOLLIN : 0) | (in.wantWrite ? EpollEvents.EPOLLOUT : 0);
+            if (wanted == interest) {
+                return;
+            }
+            int errno = loop.ctl(fd.fd(), slot, interest != 0, wanted);
+            if (errno != 0) {
+                failed("epoll_ctl", errno);
+                return;
+            }
+            interest = wanted;
+        }
+
+        void deregister() {
+            if (interest != 0) {
+                loop.ctl(fd.fd(), slot, true, 0); // EPOLL_CTL_DEL before our dup is closed
+                interest = 0;
+            }
+            if (slot >= 0) {
+                loop.freeSlot(slot);
+                slot = -1;
+            }
+        }
+    }
+
+    /**
+     * Bytes from one socket to the other. States, per wake-up:
+     * <pre>
+     *   user bytes pending? --write--> pipe bytes pending? --splice out--> source at EOF? --shutdown(dst, WR)--> done
+     *          |                              |                                  |
+     *       EAGAIN: wait for OUT           EAGAIN: wait for OUT               one read (splice in, or copy):
+     *                                                                          EAGAIN: wait for IN; 0: EOF
+     * </pre>
+     * It reads only with its pipe and buffer empty, so EAGAIN from the source always means "nothing to read", and it
+     * reads at most once per wake-up: level-triggered epoll reports the source again if more is there.
+     */
+    private final class Direction {
+        private final Side src;
+        private final Side dst;
+        private final boolean isAToB;
+        private Pipe pipe;
+        /** User-space bytes to write (already-read bytes, or a copied burst), or null. */
+        private Memory buffer;
+        private int bufferPos;
+        private int bufferLen;
+        /** The kernel refused splice for this socket (EINVAL, ENOSYS): copy for the rest of the session. */
+        private boolean spliceRefused;
+        private boolean srcEof;
+        boolean wantRead;
+        boolean wantWrite;
+        boolean done;
+
+        Direction(Side src, Side dst, ByteBuffer alreadyRead, boolean isAToB) {
+            this.src = src;
+            this.dst = dst;
+            this.isAToB = isAToB;
+            int n = alreadyRead.remaining();
+            if (n > 0) {
+                buffer = new Memory(n);
+                byte[] bytes = new byte[n];
+                alreadyRead.get(bytes);
+                buffer.write(0, bytes, 0, n);
+                bufferLen = n;
+            }
+        }
+
+        void pump() {
+            boolean readOnce = false;
+            while (true) {
+                // 1. User-space bytes first: they were read before anything now in the socket.
+                while (bufferLen > 0) {
+                    long n = LibC.write(dst.fd.fd(), buffer.share(bufferPos), bufferLen);
+                    if (n < 0) {
+                        int errno = Errno.last();
+                        if (errno == Errno.EINTR) {
+                            continue;
+                        }
+                        if (errno == Errno.EAGAIN) {
+                            waitForDestination();
+                            return;
+                        }
+                        failed("write", errno);
+                        return;
+                    }
+                    bufferPos += (int) n;
+                    bufferLen -= (int) n;
+                    moved(n, false);
+                }
+                if (buffer != null && buffer.size() != FALLBACK_BUFFER_SIZE) {
+                    freeBuffer(); // the already-read bytes are out; copy bursts use a buffer of their own size
+                }
+                // 2. Then what is in the pipe.
+                while (pipe != null && pipe.bytes > 0) {
+                    long n = LibC.splice(pipe.readFd, null, dst.fd.fd(), null, pipe.bytes, SPLICE_FLAGS);
+                    if (n < 0) {
+                        int errno = Errno.last();
+                        if (errno == Errno.EINTR) {
+                            continue;
+                        }
+                        if (errno == Errno.EAGAIN) {
+                            waitForDestination();
+                            return;
+                        }
+                        failed("splice", errno);
+                        return;
+                    }
+                    if (n == 0) {
+                        failed("splice", Errno.EPIPE); // a pipe with our bytes and no writer: cannot happen
+                        return;
+                    }
+                    pipe.bytes -= (int) n;
+                    moved(n, true);
+                }
+                if (pipe != null) {
+                    pool.release(pipe); // empty: idle directions hold no pipe
+                    pipe = null;
+                }
+                wantWrite = false;
+                // 3. Everything read has been written: forward an end of stream, or read again.
+                if (srcEof) {
+                    wantRead = false;
+                    if (!done) {
+                        done = true;
+                        dst.fd.shutdown(OwnedFd.SHUT_WR);
+                        directionDone();
+                    }
+                    return;
+                }
+                if (readOnce) {
+                    wantRead = true;
+                    return;
+                }
+                readOnce = true;
+                if (!readSource()) {
+                    return;
+                }
+            }
+        }
+
+        /** One read from the source, spliced into a pipe if one is free, else copied. False: stop for now. */
+        private boolean readSource() {
+            if (!spliceRefused && (pipe != null || (pipe = pool.acquire()) != null)) {
+                while (true) {
+                    long n = LibC.splice(src.fd.fd(), null, pipe.writeFd, null, pipe.capacity, SPLICE_FLAGS);
+                    if (n > 0) {
+                        pipe.bytes = (int) n;
+                        if (n == pipe.capacity) {
+                            pool.grow(pipe); // filled it at once: a bulk stream, give it a bigger pipe
+                        }
+                        return true;
+                    }
+                    if (n == 0) {
+                        srcEof = true;
+                        return true;
+                    }
+                    int errno = Errno.last();
+                    if (errno == Errno.EINTR) {
+                        continue;
+                    }
+                    if (errno == Errno.EAGAIN) {
+                        pool.release(pipe); // empty
+                        pipe = null;
+                        wantRead = true;
+                        return false;
+                    }
+                    if (errno == Errno.EINVAL || errno == Errno.ENOSYS) {
+                        // Nothing was consumed: copy from now on.
+                        spliceRefused = true;
+                        pool.release(pipe);
+                        pipe = null;
+                        break;
+                    }
+                    failed("splice", errno);
+                    return false;
+                }
+            }
+            if (buffer == null) {
+                buffer = new Memory(FALLBACK_BUFFER_SIZE);
+            }
+            while (true) {
+                long n = LibC.read(src.fd.fd(), buffer, FALLBACK_BUFFER_SIZE);
+                if (n > 0) {
+                    bufferPos = 0;
+                    bufferLen = (int) n;
+                    return true;
+                }
+                if (n == 0) {
+                    srcEof = true;
+                    return true;
+                }
+                int errno = Errno.last();
+                if (errno == Errno.EINTR) {
+                    continue;
+                }
+                if (errno == Errno.EAGAIN) {
+                    freeBuffer();
+                    wantRead = true;
+                    return false;
+                }
+                failed("read", errno);
+                return false;
+            }
+        }
+
+        private void waitForDestination() {
+            wantWrite = true;
+            wantRead = false; // back-pressure: read again only once what we hold is written
+        }
+
+        private void moved(long n, boolean spliced) {
+            lastActivity = System.nanoTime();
+            if (spliced) {
+                splicedBytes += n;
+            } else {
+                copiedBytes += n;
+            }
+            if (isAToB) {
+                bytesAToB += n;
+            } else {
+                bytesBToA += n;
+            }
+        }
+
+        private void freeBuffer() {
+            if (buffer != null && bufferLen == 0) {
+                buffer.close();
+                buffer = null;
+                bufferPos = 0;
+            }
+        }
+
+        void releaseAll() {
+            if (pipe != null) {
+                pool.release(pipe); // closed, not pooled, if it still holds bytes
+                pipe = null;
+            }
+            bufferLen = 0;
+            freeBuffer();
+        }
+    }
+}

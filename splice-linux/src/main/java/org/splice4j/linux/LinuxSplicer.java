@@ -1,0 +1,84 @@
+package org.splice4j.linux;
+
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.SpliceOptions;
+import org.splice4j.spi.support.AbstractSplicer;
+
+/**
+ * The Linux provider's splicer: {@code splice4j.threads} epoll loops, sessions spread round-robin, one pipe pool.
+ * It serves both endpoint kinds: {@link SocketChannel}s (descriptor read through {@link FdAccess}) and raw descriptors.
+ */
+final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
+
+    private static final AtomicInteger IDS = new AtomicInteger();
+
+    private final EpollLoop[] loops;
+    private final PipePool pool;
+    private final AtomicInteger next = new AtomicInteger();
+
+    LinuxSplicer(SpliceConfig config) {
+        super("linux", config);
+        int id = IDS.incrementAndGet();
+        this.pool = new PipePool(config.maxPipes(), config.pipeSize());
+        this.loops = new EpollLoop[config.threads()];
+        try {
+            for (int i = 0; i < loops.length; i++) {
+                loops[i] = new EpollLoop("splice4j-linux-" + id + "-" + i);
+            }
+        } catch (RuntimeException e) {
+            for (EpollLoop l : loops) {
+                if (l != null) {
+                    l.stop();
+                }
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public boolean supports(SpliceEndpoint endpoint) {
+        return true;
+    }
+
+    @Override
+    protected LinuxSession newSession(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
+        // Caller's thread: take our own dups now, while the caller guarantees its sockets are open.
+        OwnedFd fa = dup(a);
+        OwnedFd fb;
+        try {
+            fb = dup(b);
+        } catch (RuntimeException e) {
+            fa.close();
+            throw e;
+        }
+        EpollLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
+        return new LinuxSession(this, loop, pool, fa, a.alreadyRead(), fb, b.alreadyRead(),
+                options.idleTimeoutOr(config.idleTimeout()), options);
+    }
+
+    private static OwnedFd dup(SpliceEndpoint e) {
+        return e.isDescriptor() ? OwnedFd.dupOf(e.descriptor()) : OwnedFd.dupOf(e.channel());
+    }
+
+    @Override
+    protected void start(LinuxSession session) {
+        session.loop().execute(session::register);
+    }
+
+    @Override
+    protected void shutdown() {
+        for (EpollLoop l : loops) {
+            l.stop();
+        }
+        pool.close();
+    }
+
+    /** Pipes open now, pooled or in use (for tests and metrics). */
+    int openPipes() {
+        return pool.total();
+    }
+}

@@ -1,0 +1,197 @@
+package org.splice4j.linux;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import com.sun.jna.Memory;
+
+/**
+ * A socket descriptor the Linux provider owns: a {@code dup()} of the caller's socket, made on the caller's thread
+ * and checked to be the same socket. The caller keeps its own descriptor and closes it when it wants; closing ours
+ * never closes the caller's socket, and the caller closing early can never make us splice into a reused descriptor
+ * number. {@link #close()} is idempotent.
+ */
+final class OwnedFd {
+
+    private static final int F_GETFL = 3;
+    private static final int F_DUPFD_CLOEXEC = 1030;
+    private static final int O_NONBLOCK = 0x800;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_TYPE = 3;
+    private static final int SO_ERROR = 4;
+    private static final int SO_LINGER = 13;
+    private static final int SO_PROTOCOL = 38;
+    private static final int SO_DOMAIN = 39;
+    private static final int SOCK_STREAM = 1;
+    private static final int IPPROTO_TCP = 6;
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+    static final int SHUT_WR = 1;
+    static final int SHUT_RDWR = 2;
+
+    private final int fd;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private OwnedFd(int fd) {
+        this.fd = fd;
+    }
+
+    int fd() {
+        return fd;
+    }
+
+    /**
+     * Dups the descriptor of an open channel and checks the dup is the same connected, non-blocking TCP socket
+     * (same local and remote address). Caller's thread, while the channel is provably open.
+     *
+     * @throws IllegalArgumentException if the check fails (nothing is left open then)
+     */
+    static OwnedFd dupOf(SocketChannel channel) {
+        // The caller's fd number: owned by the channel. Read it and dup it at once; from here on we touch only the dup.
+        int callerFd = FdAccess.fdOf(channel);
+        OwnedFd dup = dup(callerFd);
+        try {
+            SocketAddress local = channel.getLocalAddress();
+            SocketAddress remote = channel.getRemoteAddress();
+            if (!channel.isOpen() || !local.equals(dup.address(false)) || !remote.equals(dup.address(true))) {
+                throw new IllegalArgumentException("the channel was closed while it was being handed over: " + channel);
+            }
+            dup.checkNonBlocking();
+            return dup;
+        } catch (IOException | RuntimeException e) {
+            dup.close();
+            if (e instanceof IllegalArgumentException) {
+                throw (IllegalArgumentException) e;
+            }
+            throw new IllegalArgumentException("cannot take over " + channel + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Dups a descriptor whose owner guarantees it is open during this call, and checks it is a connected,
+     * non-blocking TCP socket over IPv4 or IPv6.
+     *
+     * @throws IllegalArgumentException if it is not (nothing is left open then)
+     */
+    static OwnedFd dupOf(int callerFd) {
+        // callerFd belongs to the caller (for example a Netty epoll channel); we keep only our dup.
+        OwnedFd dup = dup(callerFd);
+        try {
+            int domain = dup.intOption(SO_DOMAIN);
+            if (dup.intOption(SO_TYPE) != SOCK_STREAM || dup.intOption(SO_PROTOCOL) != IPPROTO_TCP
+                    || (domain != AF_INET && domain != AF_INET6)) {
+                throw new IllegalArgumentException("fd " + callerFd + " is not a TCP socket over IPv4 or IPv6");
+            }
+            dup.address(true); // fails with ENOTCONN if not connected
+            dup.checkNonBlocking();
+            return dup;
+        } catch (IOException | RuntimeException e) {
+            dup.close();
+            if (e instanceof IllegalArgumentException) {
+                throw (IllegalArgumentException) e;
+            }
+            throw new IllegalArgumentException("cannot take over fd " + callerFd + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static OwnedFd dup(int callerFd) {
+        int fd = LibC.fcntl(callerFd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            int errno = Errno.last();
+            if (errno == Errno.EBADF) {
+                throw new IllegalArgumentException("fd " + callerFd + " is not open");
+            }
+            throw new UncheckedIOException(Errno.exception("fcntl(F_DUPFD_CLOEXEC)", errno));
+        }
+        return new OwnedFd(fd);
+    }
+
+    private void checkNonBlocking() throws IOException {
+        int flags = LibC.fcntl(fd, F_GETFL, 0);
+        if (flags < 0) {
+            throw Errno.exception("fcntl(F_GETFL)", Errno.last());
+        }
+        if ((flags & O_NONBLOCK) == 0) {
+            throw new IllegalArgumentException("the socket is in blocking mode; splicing needs a non-blocking socket");
+        }
+    }
+
+    private int intOption(int name) throws IOException {
+        try (Memory value = new Memory(4)) {
+            int[] len = {4};
+            if (LibC.getsockopt(fd, SOL_SOCKET, name, value, len) < 0) {
+                throw Errno.exception("getsockopt", Errno.last());
+            }
+            return value.getInt(0);
+        }
+    }
+
+    /** The pending socket error (SO_ERROR, which reading clears), 0 if none. Loop thread. */
+    int takeSocketError() {
+        try {
+            return intOption(SO_ERROR);
+        } catch (IOException e) {
+            return e instanceof Errno.NativeIoException ? ((Errno.NativeIoException) e).errno() : Errno.EBADF;
+        }
+    }
+
+    /** The local ({@code peer == false}) or remote address, as the JDK would report it. */
+    InetSocketAddress address(boolean peer) throws IOException {
+        try (Memory sa = new Memory(128)) {
+            int[] len = {128};
+            int rc = peer ? LibC.getpeername(fd, sa, len) : LibC.getsockname(fd, sa, len);
+            if (rc < 0) {
+                throw Errno.exception(peer ? "getpeername" : "getsockname", Errno.last());
+            }
+            int family = sa.getShort(0) & 0xffff;
+            int port = ((sa.getByte(2) & 0xff) << 8) | (sa.getByte(3) & 0xff); // network byte order
+            byte[] addr;
+            if (family == AF_INET) {
+                addr = sa.getByteArray(4, 4);
+            } else if (family == AF_INET6) {
+                addr = sa.getByteArray(8, 16); // an IPv4-mapped address comes back as an Inet4Address, as in the JDK
+            } else {
+                throw new IOException("not an IP socket (address family " + family + ")");
+            }
+            try {
+                return new InetSocketAddress(InetAddress.getByAddress(addr), port);
+            } catch (UnknownHostException e) {
+                throw new IOException(e);
+            }
+        }
+    }
+
+    /** SO_LINGER {on, 0}: the last close of the socket (the caller's) then sends a reset. Loop thread. */
+    void setLingerZero() {
+        try (Memory linger = new Memory(8)) {
+            linger.setInt(0, 1);
+            linger.setInt(4, 0);
+            LibC.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger, 8); // best effort: the socket may be dead already
+        }
+    }
+
+    /** shutdown(2) on our dup; it acts on the socket itself, so the peer sees it. Errors (not connected) ignored. */
+    void shutdown(int how) {
+        LibC.shutdown(fd, how);
+    }
+
+    /**
+     * Closes our dup (never the caller's descriptor). The owner must have removed it from epoll first. Idempotent.
+     */
+    void close() {
+        if (closed.compareAndSet(false, true)) {
+            LibC.close(fd);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "fd " + fd + (closed.get() ? " (closed)" : "");
+    }
+}

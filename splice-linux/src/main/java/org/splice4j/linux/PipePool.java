@@ -1,0 +1,124 @@
+package org.splice4j.linux;
+
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+
+/**
+ * The pipes of one splicer, capped at {@code splice4j.maxPipes} (pooled and in use together). A pipe is created at
+ * the kernel's default size and grown with F_SETPIPE_SZ only for a bulk stream, up to {@code splice4j.pipeSize}
+ * (clamped to {@code /proc/sys/fs/pipe-max-size}); what counts is the size the kernel really granted, which is smaller
+ * for unprivileged users past {@code pipe-user-pages-soft}.
+ *
+ * <p>Shared by the splicer's loops, hence synchronized; a borrow or return is a few field updates. A pipe that comes
+ * back holding bytes belongs to a dead session: it is closed, never reused.
+ */
+final class PipePool {
+
+    private static final System.Logger LOG = System.getLogger(PipePool.class.getName());
+    private static final int O_NONBLOCK = 0x800;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int F_SETPIPE_SZ = 1031;
+    private static final int F_GETPIPE_SZ = 1032;
+
+    private final int maxPipes;
+    private final int maxPipeSize;
+    private final ArrayDeque<Pipe> free = new ArrayDeque<>();
+    private int total;
+    private boolean closed;
+    private boolean warnedCreateFailure;
+
+    PipePool(int maxPipes, int pipeSize) {
+        this.maxPipes = maxPipes;
+        this.maxPipeSize = Math.min(pipeSize, systemPipeMaxSize());
+    }
+
+    int maxPipeSize() {
+        return maxPipeSize;
+    }
+
+    /** A pipe, empty, or null if the cap is reached or the kernel refused one (the caller copies instead). */
+    synchronized Pipe acquire() {
+        Pipe p = free.pollFirst();
+        if (p != null || closed || total >= maxPipes) {
+            return p;
+        }
+        int[] fds = new int[2];
+        if (LibC.pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+            int errno = Errno.last();
+            if (!warnedCreateFailure) {
+                warnedCreateFailure = true;
+                LOG.log(Level.WARNING, "splice4j: cannot create a pipe, copying instead: "
+                        + Errno.exception("pipe2", errno).getMessage() + " (logged once)");
+            }
+            return null;
+        }
+        // Both fds are ours from here until destroy().
+        int size = LibC.fcntl(fds[1], F_GETPIPE_SZ, 0);
+        total++;
+        return new Pipe(fds[0], fds[1], size > 0 ? size : 4096);
+    }
+
+    /**
+     * Grows a pipe towards the largest allowed size for a bulk stream. Keeps whatever the kernel grants; a refusal
+     * (EPERM past the per-user limit) leaves the pipe as it is.
+     */
+    void grow(Pipe p) {
+        if (p.capacity >= maxPipeSize || p.growRefused) {
+            return;
+        }
+        int granted = LibC.fcntl(p.writeFd, F_SETPIPE_SZ, maxPipeSize);
+        if (granted > 0) {
+            p.capacity = granted;
+        } else {
+            int real = LibC.fcntl(p.writeFd, F_GETPIPE_SZ, 0);
+            if (real > 0) {
+                p.capacity = real;
+            }
+            // Refused (EPERM past the per-user limit): keep the size it has and never ask again for this pipe.
+            p.growRefused = true;
+        }
+    }
+
+    /** Takes a pipe back: pooled if empty, closed if it still holds a dead session's bytes. */
+    synchronized void release(Pipe p) {
+        if (p.bytes != 0 || closed) {
+            destroy(p);
+        } else {
+            free.addFirst(p);
+        }
+    }
+
+    private void destroy(Pipe p) {
+        // Our own pipe fds: nobody else has them.
+        LibC.close(p.readFd);
+        LibC.close(p.writeFd);
+        total--;
+    }
+
+    synchronized int total() {
+        return total;
+    }
+
+    synchronized int pooled() {
+        return free.size();
+    }
+
+    /** Closes every pooled pipe; pipes still borrowed are closed as they come back. */
+    synchronized void close() {
+        closed = true;
+        Pipe p;
+        while ((p = free.pollFirst()) != null) {
+            destroy(p);
+        }
+    }
+
+    private static int systemPipeMaxSize() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/fs/pipe-max-size")).trim());
+        } catch (Exception e) {
+            return 1 << 20; // the kernel's default
+        }
+    }
+}

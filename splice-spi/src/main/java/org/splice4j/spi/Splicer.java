@@ -1,0 +1,49 @@
+package org.splice4j.spi;
+
+/**
+ * Relays bytes between pairs of connected sockets until both directions end.
+ *
+ * <p>All methods are safe to call from any thread. {@link #splice} never blocks on I/O: it checks and takes over the
+ * endpoints and returns a running session. Completion stages and listeners never run on the splicer's own loop
+ * threads, so they may block briefly or call {@link SpliceSession#cancel()}.
+ *
+ * <p>The splicer never closes the caller's sockets: when a session ends, the caller (the adapter) closes them through
+ * its framework.
+ */
+public interface Splicer extends AutoCloseable {
+
+    /** The name of the provider that made this splicer. */
+    String providerName();
+
+    /** Starts relaying between {@code a} and {@code b} with {@link SpliceOptions#defaults()}. */
+    default SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b) {
+        return splice(a, b, SpliceOptions.defaults());
+    }
+
+    /**
+     * Starts relaying between {@code a} and {@code b}.
+     *
+     * <p>First, each endpoint's already-read bytes are written to the other endpoint, in order; then the sockets are
+     * relayed both ways until each direction reached end of stream (forwarded as a half-close), one side reset, the
+     * idle timeout passed, or the session was cancelled.
+     *
+     * @throws IllegalArgumentException if an endpoint is of a kind this provider cannot serve (the caller then takes
+     *                                  its stock path); nothing has been touched in that case
+     * @throws IllegalStateException    if this splicer is closed
+     */
+    SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options);
+
+    /** Whether this splicer can serve this endpoint kind at all (the copy provider cannot serve raw descriptors). */
+    boolean supports(SpliceEndpoint endpoint);
+
+    void addListener(SpliceListener listener);
+
+    void removeListener(SpliceListener listener);
+
+    /**
+     * Ends every session (outcome {@link SpliceResult.Outcome#CANCELLED}) and releases every pipe, buffer and thread.
+     * Returns once that is done. Idempotent.
+     */
+    @Override
+    void close();
+}

@@ -1,0 +1,170 @@
+package org.splice4j.spi.support;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.SpliceListener;
+import org.splice4j.spi.SpliceOptions;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.Splicer;
+
+/**
+ * What every provider's splicer shares: the session registry, listeners, and the notifier thread that completes
+ * sessions off the loop threads, so that user callbacks can never stall a relay loop.
+ *
+ * <p>Subclasses implement {@link #start} (take over the endpoints and hand the session to a loop) and
+ * {@link #shutdown()} (cancel what is left and stop their threads).
+ */
+public abstract class AbstractSplicer<S extends AbstractSession> implements Splicer {
+
+    private static final System.Logger LOG = System.getLogger(AbstractSplicer.class.getName());
+
+    protected final SpliceConfig config;
+    private final String providerName;
+    private final List<SpliceListener> listeners = new CopyOnWriteArrayList<>();
+    private final Set<S> sessions = ConcurrentHashMap.newKeySet();
+    private final ThreadPoolExecutor notifier;
+    private volatile boolean closed;
+
+    protected AbstractSplicer(String providerName, SpliceConfig config) {
+        this.providerName = Objects.requireNonNull(providerName);
+        this.config = Objects.requireNonNull(config);
+        // One daemon thread, started on demand and gone after 10 s of quiet: completions keep their order
+        // (started before ended) and never run on a loop thread.
+        this.notifier = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "splice4j-" + providerName + "-notifier");
+            t.setDaemon(true);
+            return t;
+        });
+        this.notifier.allowCoreThreadTimeOut(true);
+    }
+
+    @Override
+    public final String providerName() {
+        return providerName;
+    }
+
+    public final SpliceConfig config() {
+        return config;
+    }
+
+    @Override
+    public final SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
+        Objects.requireNonNull(a, "a");
+        Objects.requireNonNull(b, "b");
+        Objects.requireNonNull(options, "options");
+        if (closed) {
+            throw new IllegalStateException("splicer is closed");
+        }
+        for (SpliceEndpoint e : new SpliceEndpoint[] {a, b}) {
+            if (!supports(e)) {
+                throw new IllegalArgumentException("the " + providerName + " provider cannot serve " + e);
+            }
+        }
+        S session = newSession(a, b, options);
+        sessions.add(session);
+        notifier.execute(() -> {
+            for (SpliceListener l : listeners) {
+                try {
+                    l.sessionStarted(session);
+                } catch (RuntimeException ex) {
+                    LOG.log(Level.WARNING, "splice4j: listener failed in sessionStarted", ex);
+                }
+            }
+        });
+        try {
+            start(session);
+        } catch (RuntimeException | Error e) {
+            sessions.remove(session);
+            throw e;
+        }
+        if (closed) {
+            // close() may have run between the check above and the registration: make sure it is ended.
+            session.cancel();
+        }
+        return session;
+    }
+
+    /** Takes over the endpoints on the caller's thread (read, dup and verify fds) and builds the session. */
+    protected abstract S newSession(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options);
+
+    /** Hands a new session to a loop. */
+    protected abstract void start(S session);
+
+    /** Cancels every session left and stops every thread and resource; called once by {@link #close()}. */
+    protected abstract void shutdown();
+
+    /** Called by a session, on any thread, exactly once, after the provider stopped touching its endpoints. */
+    final void ended(AbstractSession session, SpliceResult result) {
+        sessions.remove(session);
+        Runnable notify = () -> {
+            session.completeFuture(result);
+            for (SpliceListener l : listeners) {
+                try {
+                    l.sessionEnded(session, result);
+                } catch (RuntimeException ex) {
+                    LOG.log(Level.WARNING, "splice4j: listener failed in sessionEnded", ex);
+                }
+            }
+        };
+        try {
+            notifier.execute(notify);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // The notifier is gone (close() finished): complete on this thread, which is never a loop thread then.
+            notify.run();
+        }
+    }
+
+    /** A snapshot of the running sessions. */
+    protected final List<S> sessions() {
+        return new ArrayList<>(sessions);
+    }
+
+    public final int sessionCount() {
+        return sessions.size();
+    }
+
+    protected final boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public final void addListener(SpliceListener listener) {
+        listeners.add(Objects.requireNonNull(listener));
+    }
+
+    @Override
+    public final void removeListener(SpliceListener listener) {
+        listeners.remove(listener);
+    }
+
+    @Override
+    public final void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        shutdown();
+        notifier.shutdown();
+        if (!Thread.currentThread().getName().endsWith("-notifier")) {
+            try {
+                notifier.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
