@@ -71,7 +71,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         if (!isEnded()) {
             bToA.pump();
         }
-        updateInterest();
+        updateInterests();
     }
 
     @Override
@@ -103,7 +103,8 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         abort(Outcome.CANCELLED, null);
     }
 
-    private void updateInterest() {
+    /** Both sides: an event on one side can change what the other side waits for. */
+    private void updateInterests() {
         if (!isEnded()) {
             sideA.updateInterest();
         }
@@ -150,6 +151,12 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         end(outcome, cause);
     }
 
+    @Override
+    public String toString() {
+        return "LinuxSession[" + label() + ", a->b " + aToB + ", b->a " + bToA + ", interest a=" + sideA.interest
+                + " b=" + sideB.interest + "]";
+    }
+
     /** Our dup of one socket and its epoll registration. */
     private final class Side implements EpollLoop.Handler {
         final OwnedFd fd;
@@ -180,7 +187,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             if (!isEnded() && (events & (EpollEvents.EPOLLOUT | anyReady)) != 0 && in.wantWrite) {
                 in.pump();
             }
-            updateInterest();
+            updateInterests();
         }
 
         /**
@@ -416,6 +423,13 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                 buffer = null;
                 bufferPos = 0;
             }
+        }
+
+        @Override
+        public String toString() {
+            return (done ? "done" : srcEof ? "eof" : "open") + (wantRead ? " wantRead" : "")
+                    + (wantWrite ? " wantWrite" : "") + (pipe != null ? " " + pipe : "")
+                    + (bufferLen > 0 ? " buffered=" + bufferLen : "") + (spliceRefused ? " copying" : "");
         }
 
         void releaseAll() {

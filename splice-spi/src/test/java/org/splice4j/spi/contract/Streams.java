@@ -1,0 +1,105 @@
+package org.splice4j.spi.contract;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.SplittableRandom;
+
+/** Pseudo-random streams written and read with their SHA-256, so tests compare what arrived with what was sent. */
+public final class Streams {
+
+    private static final int CHUNK = 64 * 1024;
+
+    private Streams() {
+    }
+
+    /** What a reader saw: byte count and SHA-256. */
+    public record Received(long bytes, String sha256) {
+    }
+
+    /** The SHA-256 of {@code size} bytes of the stream with this seed, without sending it. */
+    public static String expected(long seed, long size, byte[] prefix) {
+        MessageDigest md = sha256();
+        md.update(prefix);
+        SplittableRandom r = new SplittableRandom(seed);
+        byte[] chunk = new byte[CHUNK];
+        for (long left = size; left > 0; ) {
+            int n = (int) Math.min(CHUNK, left);
+            r.nextBytes(chunk);
+            md.update(chunk, 0, n);
+            left -= n;
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** Writes {@code size} bytes of the seeded stream to a blocking channel; returns their SHA-256. */
+    public static String write(SocketChannel ch, long seed, long size) throws IOException {
+        MessageDigest md = sha256();
+        SplittableRandom r = new SplittableRandom(seed);
+        byte[] chunk = new byte[CHUNK];
+        ByteBuffer buf = ByteBuffer.wrap(chunk);
+        for (long left = size; left > 0; ) {
+            int n = (int) Math.min(CHUNK, left);
+            r.nextBytes(chunk);
+            md.update(chunk, 0, n);
+            buf.clear().limit(n);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            left -= n;
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** Writes the stream, then shuts the channel's output down (a half-close). */
+    public static String writeAndShutdown(SocketChannel ch, long seed, long size) throws IOException {
+        String sha = write(ch, seed, size);
+        ch.shutdownOutput();
+        return sha;
+    }
+
+    /** Reads a blocking channel to end of stream. */
+    public static Received readToEnd(SocketChannel ch) throws IOException {
+        MessageDigest md = sha256();
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
+        long total = 0;
+        while (true) {
+            buf.clear();
+            int n = ch.read(buf);
+            if (n < 0) {
+                break;
+            }
+            md.update(buf.array(), 0, n);
+            total += n;
+        }
+        return new Received(total, HexFormat.of().formatHex(md.digest()));
+    }
+
+    /** Reads exactly {@code n} bytes, or fails at end of stream. */
+    public static byte[] readExactly(SocketChannel ch, int n) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        while (buf.hasRemaining()) {
+            if (ch.read(buf) < 0) {
+                throw new IOException("end of stream after " + buf.position() + " of " + n + " bytes");
+            }
+        }
+        return buf.array();
+    }
+
+    public static byte[] randomBytes(long seed, int n) {
+        byte[] b = new byte[n];
+        new SplittableRandom(seed).nextBytes(b);
+        return b;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
