@@ -20,6 +20,8 @@ final class CopyLoop extends RelayLoop {
     private final Selector selector;
     private final int bufferSize;
     private final ArrayDeque<ByteBuffer> buffers = new ArrayDeque<>();
+    private final ArrayDeque<Runnable> afterFlush = new ArrayDeque<>();
+    private boolean dispatching;
 
     CopyLoop(String name, int bufferSize) throws IOException {
         super(name);
@@ -51,19 +53,54 @@ final class CopyLoop extends RelayLoop {
 
     @Override
     protected void poll(long timeoutMillis) throws IOException {
-        int n = timeoutMillis < 0 ? selector.select() : timeoutMillis == 0 ? selector.selectNow()
-                : selector.select(timeoutMillis);
-        if (n == 0) {
-            return;
+        if (!selector.selectedKeys().isEmpty()) {
+            selector.selectNow(); // keys selected by a flush are still waiting: do not sleep past them
+        } else if (timeoutMillis < 0) {
+            selector.select();
+        } else if (timeoutMillis == 0) {
+            selector.selectNow();
+        } else {
+            selector.select(timeoutMillis);
         }
-        Iterator<SelectionKey> it = selector.selectedKeys().iterator();
-        while (it.hasNext()) {
-            SelectionKey key = it.next();
-            it.remove();
-            if (!key.isValid()) {
-                continue;
+        dispatching = true;
+        try {
+            Iterator<SelectionKey> it = selector.selectedKeys().iterator();
+            while (it.hasNext()) {
+                SelectionKey key = it.next();
+                it.remove();
+                if (key.isValid()) {
+                    ((CopySession.Side) key.attachment()).onReady(key.readyOps());
+                }
             }
-            ((CopySession.Side) key.attachment()).onReady(key.readyOps());
+        } finally {
+            dispatching = false;
+        }
+        if (!afterFlush.isEmpty()) {
+            flush();
+        }
+    }
+
+    /**
+     * Loop thread: runs {@code end} once the keys a session cancelled are really deregistered. Until the selector's
+     * next select, a cancelled key keeps its channel registered (and an owner's close() deferred), so a session is
+     * not over before that.
+     */
+    void afterDeregistration(Runnable end) {
+        afterFlush.add(end);
+        if (!dispatching) {
+            flush();
+        }
+    }
+
+    private void flush() {
+        try {
+            selector.selectNow(); // deregisters cancelled keys; keys it selects are dispatched by the next poll
+        } catch (IOException e) {
+            logUnexpected(e);
+        }
+        Runnable r;
+        while ((r = afterFlush.pollFirst()) != null) {
+            r.run();
         }
     }
 

@@ -31,6 +31,8 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
     private final Direction bToA;
     private final long idleTimeoutNanos;
     private long lastActivity = System.nanoTime();
+    /** Loop thread: finish() ran; the end is reported once the keys are deregistered. */
+    private boolean finished;
 
     CopySession(CopySplicer splicer, CopyLoop loop, SpliceEndpoint a, SpliceEndpoint b, Duration idleTimeout,
                 SpliceOptions options) {
@@ -53,7 +55,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
 
     /** Loop thread: registers both channels and starts both directions. */
     void register() {
-        if (isEnded()) {
+        if (finished) {
             return;
         }
         if (!loop.isRunning()) {
@@ -66,7 +68,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
             sideB.key = sideB.channel.register(loop.selector(), 0, sideB);
             aToB.pump();
             bToA.pump();
-            if (!isEnded()) {
+            if (!finished) {
                 sideA.updateInterest();
                 sideB.updateInterest();
             }
@@ -81,7 +83,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         if (isEnded()) {
             return;
         }
-        loop.executeAndWait(() -> abort(Outcome.CANCELLED, null));
+        loop.executeAndWait(() -> abort(Outcome.CANCELLED, null)); // returns after the keys are deregistered
     }
 
     @Override
@@ -124,7 +126,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
 
     /** Loop thread: ends the session early, telling the peers the way DESIGN.md says. */
     private void abort(Outcome outcome, Throwable cause) {
-        if (isEnded()) {
+        if (finished) {
             return;
         }
         for (Side s : new Side[] {sideA, sideB}) {
@@ -144,6 +146,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
     }
 
     private void finish(Outcome outcome, Throwable cause) {
+        finished = true;
         for (Side s : new Side[] {sideA, sideB}) {
             if (s.key != null) {
                 s.key.cancel();
@@ -152,7 +155,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         aToB.releaseBuffer();
         bToA.releaseBuffer();
         loop.detach(this);
-        end(outcome, cause);
+        loop.afterDeregistration(() -> end(outcome, cause));
     }
 
     /** One channel of the session, the attachment of its selection key. */
@@ -173,10 +176,10 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
                 if ((readyOps & SelectionKey.OP_READ) != 0) {
                     out.pump();
                 }
-                if (!isEnded() && (readyOps & SelectionKey.OP_WRITE) != 0) {
+                if (!finished && (readyOps & SelectionKey.OP_WRITE) != 0) {
                     in.pump();
                 }
-                if (!isEnded()) {
+                if (!finished) {
                     sideA.updateInterest();
                     sideB.updateInterest();
                 }

@@ -401,7 +401,7 @@ public abstract class SpliceProviderContractTest {
             long open = openFds();
             // While open: the splicer's own loop descriptors (a few) and pooled pipes, nothing per session.
             assertTrue(open <= baseline + 8 + idleFdAllowance(),
-                    "open fds " + open + " with the splicer idle, baseline " + baseline);
+                    "open fds " + open + " with the splicer idle, baseline " + baseline + ": " + fdKinds());
         }
         assertEquals(baseline, openFds(), "fds left open after " + sessions + " sessions and close()");
     }
@@ -434,6 +434,20 @@ public abstract class SpliceProviderContractTest {
             }
         } finally {
             workers.shutdownNow();
+        }
+    }
+
+    /** Open descriptors by kind (socket, pipe, anon_inode:...), for failure messages. */
+    protected static java.util.Map<String, Long> fdKinds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.map(p -> {
+                try {
+                    return Files.readSymbolicLink(p).toString().replaceAll("[:\\[].*", "");
+                } catch (IOException e) {
+                    return "gone";
+                }
+            }).collect(java.util.stream.Collectors.groupingBy(k -> k, java.util.TreeMap::new,
+                    java.util.stream.Collectors.counting()));
         }
     }
 

@@ -35,10 +35,17 @@ public final class Tunnel implements Closeable {
 
     public static Tunnel open(ServerSocketChannel listener) throws IOException {
         InetSocketAddress at = (InetSocketAddress) listener.getLocalAddress();
-        SocketChannel client = SocketChannel.open(at);
-        SocketChannel proxyA = listener.accept();
-        SocketChannel proxyB = SocketChannel.open(at);
-        SocketChannel server = listener.accept();
+        SocketChannel client;
+        SocketChannel proxyA;
+        SocketChannel proxyB;
+        SocketChannel server;
+        // One connect-accept pair at a time, so concurrent openers never take each other's accepted socket.
+        synchronized (listener) {
+            client = SocketChannel.open(at);
+            proxyA = listener.accept();
+            proxyB = SocketChannel.open(at);
+            server = listener.accept();
+        }
         for (SocketChannel c : new SocketChannel[] {client, proxyA, proxyB, server}) {
             c.setOption(StandardSocketOptions.TCP_NODELAY, true);
         }

@@ -1,0 +1,296 @@
+package org.splice4j.samples;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Relay throughput and relay CPU per GiB, {@code copy} against {@code linux}, on loopback. The relay
+ * ({@link RelaySample}) runs in a child JVM so that its CPU time, read from {@code /proc/PID/stat} (all threads,
+ * user + system, which includes the kernel's splice or copy work), is its own; this process generates and sinks the
+ * traffic. Each run sends {@code --bytes} up (client to target) and then down (target to client) through the relay,
+ * after a warm-up of a quarter of that each way. A direct connection is measured too, as the ceiling.
+ */
+final class Bench {
+
+    private static final int CHUNK = 1 << 20;
+    private static final double GIB = 1024.0 * 1024 * 1024;
+    /** USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux architecture the provider supports. */
+    private static final double TICKS_PER_SECOND = 100.0;
+
+    private Bench() {
+    }
+
+    static void main(String[] args) throws Exception {
+        long bytes = 2L << 30;
+        int runs = 3;
+        List<String> providers = List.of("copy", "linux");
+        for (int i = 0; i < args.length; i++) {
+            String flag = args[i];
+            if (i + 1 >= args.length) {
+                Main.usage(flag + " needs a value");
+            }
+            String v = args[++i];
+            try {
+                switch (flag) {
+                    case "--bytes" -> bytes = parseSize(v);
+                    case "--runs" -> runs = Integer.parseInt(v);
+                    case "--providers" -> providers = Arrays.asList(v.split(","));
+                    default -> Main.usage("unknown flag for bench: " + flag);
+                }
+            } catch (NumberFormatException e) {
+                Main.usage("bad value for " + flag + ": " + v);
+            }
+        }
+        if (runs < 1 || runs > 20 || bytes < CHUNK || bytes > (64L << 30)) {
+            Main.usage("bench needs --runs 1..20 and --bytes 1m..64g");
+        }
+        try (Target target = new Target()) {
+            Map<String, List<double[]>> results = new LinkedHashMap<>();
+            results.put("direct", new ArrayList<>());
+            for (String p : providers) {
+                results.put(p, new ArrayList<>());
+            }
+            System.out.printf(Locale.ROOT, "bench: %d run(s), %.2f GiB each way per run, relay in a child JVM%n",
+                    runs, bytes / GIB);
+            for (int run = 1; run <= runs; run++) {
+                // Round-robin, so slow drift of a shared machine hits every row alike.
+                results.get("direct").add(measure(target, target.address(), bytes, -1));
+                for (String p : providers) {
+                    try (Relay relay = Relay.start(p, target.address())) {
+                        transfer(target, relay.address, bytes / 4, true);
+                        transfer(target, relay.address, bytes / 4, false);
+                        results.get(p).add(measure(target, relay.address, bytes, relay.pid));
+                    }
+                }
+                System.out.printf(Locale.ROOT, "  run %d done%n", run);
+            }
+            print(results, providers);
+        }
+    }
+
+    /** {up Gbit/s, down Gbit/s, relay CPU-s/GiB up, relay CPU-s/GiB down}. */
+    private static double[] measure(Target target, InetSocketAddress via, long bytes, long relayPid) throws Exception {
+        double cpu0 = cpuSeconds(relayPid);
+        double upSeconds = transfer(target, via, bytes, true);
+        double cpu1 = cpuSeconds(relayPid);
+        double downSeconds = transfer(target, via, bytes, false);
+        double cpu2 = cpuSeconds(relayPid);
+        double gib = bytes / GIB;
+        return new double[] {bytes * 8 / upSeconds / 1e9, bytes * 8 / downSeconds / 1e9,
+                (cpu1 - cpu0) / gib, (cpu2 - cpu1) / gib};
+    }
+
+    private static void print(Map<String, List<double[]>> results, List<String> providers) {
+        System.out.println();
+        System.out.println("| relay | up Gbit/s | down Gbit/s | up / direct | down / direct | relay CPU-s/GiB up"
+                + " | relay CPU-s/GiB down |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        double directUp = median(results.get("direct"), 0);
+        double directDown = median(results.get("direct"), 1);
+        for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
+            List<double[]> r = e.getValue();
+            boolean direct = e.getKey().equals("direct");
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %s | %s |%n", e.getKey(),
+                    median(r, 0), median(r, 1), median(r, 0) / directUp, median(r, 1) / directDown,
+                    direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 2)),
+                    direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 3)));
+        }
+        if (providers.contains("copy") && providers.contains("linux")) {
+            System.out.printf(Locale.ROOT, "%nlinux / copy: CPU per GiB %.2f up, %.2f down; throughput %.2f up,"
+                            + " %.2f down (medians of %d runs)%n",
+                    median(results.get("linux"), 2) / median(results.get("copy"), 2),
+                    median(results.get("linux"), 3) / median(results.get("copy"), 3),
+                    median(results.get("linux"), 0) / median(results.get("copy"), 0),
+                    median(results.get("linux"), 1) / median(results.get("copy"), 1), results.get("linux").size());
+        }
+    }
+
+    private static double median(List<double[]> rows, int column) {
+        double[] v = rows.stream().mapToDouble(r -> r[column]).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** Moves {@code bytes} one way through {@code via}; returns the seconds until the receiver had them all. */
+    private static double transfer(Target target, InetSocketAddress via, long bytes, boolean up) throws Exception {
+        try (SocketChannel c = SocketChannel.open(via)) {
+            ByteBuffer header = ByteBuffer.allocate(9).put((byte) (up ? 'U' : 'D')).putLong(bytes).flip();
+            while (header.hasRemaining()) {
+                c.write(header);
+            }
+            long start = System.nanoTime();
+            if (up) {
+                pump(c, bytes);
+                c.shutdownOutput();
+                ByteBuffer ack = ByteBuffer.allocate(8);
+                while (ack.hasRemaining()) {
+                    if (c.read(ack) < 0) {
+                        throw new IOException("target closed before acknowledging");
+                    }
+                }
+                long got = ack.flip().getLong();
+                if (got != bytes) {
+                    throw new IOException("target received " + got + " of " + bytes + " bytes");
+                }
+            } else {
+                long got = drain(c);
+                if (got != bytes) {
+                    throw new IOException("received " + got + " of " + bytes + " bytes");
+                }
+            }
+            return (System.nanoTime() - start) / 1e9;
+        }
+    }
+
+    static void pump(SocketChannel c, long bytes) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+        for (long left = bytes; left > 0; ) {
+            buf.clear().limit((int) Math.min(CHUNK, left));
+            while (buf.hasRemaining()) {
+                left -= c.write(buf);
+            }
+        }
+    }
+
+    static long drain(SocketChannel c) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+        long total = 0;
+        for (int n; (n = c.read(buf.clear())) >= 0; ) {
+            total += n;
+        }
+        return total;
+    }
+
+    private static double cpuSeconds(long pid) throws IOException {
+        if (pid < 0) {
+            return 0;
+        }
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND; // utime, stime
+    }
+
+    static long parseSize(String v) {
+        String s = v.trim().toLowerCase(Locale.ROOT);
+        long unit = s.endsWith("g") ? 1L << 30 : s.endsWith("m") ? 1L << 20 : s.endsWith("k") ? 1L << 10 : 1;
+        return Long.parseLong(unit == 1 ? s : s.substring(0, s.length() - 1)) * unit;
+    }
+
+    /** The traffic's far end: 'U' + length sinks and acknowledges the count, 'D' + length sends that many bytes. */
+    private static final class Target implements AutoCloseable {
+        private final ServerSocketChannel server;
+        private final Thread acceptor;
+
+        Target() throws IOException {
+            server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 64);
+            acceptor = new Thread(this::acceptLoop, "bench-target");
+            acceptor.setDaemon(true);
+            acceptor.start();
+        }
+
+        InetSocketAddress address() throws IOException {
+            return (InetSocketAddress) server.getLocalAddress();
+        }
+
+        private void acceptLoop() {
+            while (server.isOpen()) {
+                try {
+                    SocketChannel c = server.accept();
+                    Thread t = new Thread(() -> serve(c), "bench-target-conn");
+                    t.setDaemon(true);
+                    t.start();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private static void serve(SocketChannel c) {
+            try (c) {
+                ByteBuffer header = ByteBuffer.allocate(9);
+                while (header.hasRemaining()) {
+                    if (c.read(header) < 0) {
+                        return;
+                    }
+                }
+                header.flip();
+                byte mode = header.get();
+                long bytes = header.getLong();
+                if (mode == 'U') {
+                    long got = drain(c);
+                    ByteBuffer ack = ByteBuffer.allocate(8).putLong(got).flip();
+                    while (ack.hasRemaining()) {
+                        c.write(ack);
+                    }
+                } else {
+                    pump(c, bytes);
+                }
+            } catch (IOException e) {
+                System.err.println("bench target: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+        }
+    }
+
+    /** A {@link RelaySample} in a child JVM with the given provider. */
+    private static final class Relay implements AutoCloseable {
+        final Process process;
+        final long pid;
+        final InetSocketAddress address;
+
+        private Relay(Process process, InetSocketAddress address) {
+            this.process = process;
+            this.pid = process.pid();
+            this.address = address;
+        }
+
+        static Relay start(String provider, InetSocketAddress target) throws IOException {
+            List<String> cmd = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
+                    "-Dsplice4j.provider=" + provider));
+            for (String key : System.getProperties().stringPropertyNames()) {
+                if (key.startsWith("splice4j.") && !key.equals("splice4j.provider")) {
+                    cmd.add("-D" + key + "=" + System.getProperty(key)); // pass pipeSize, threads, copyBufferSize on
+                }
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "relay",
+                    "--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + target.getPort()));
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String line = out.readLine();
+            if (line == null || !line.startsWith("relay listening on ")) {
+                p.destroy();
+                throw new IOException("relay (" + provider + ") did not start: " + line);
+            }
+            String hostPort = line.substring("relay listening on ".length()).split(" ")[0];
+            return new Relay(p, HostPort.parse("relay", hostPort));
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package org.splice4j.samples;
+
+import java.util.Arrays;
+
+/** {@code java -jar splice4j-samples.jar COMMAND [FLAGS]}: the runnable samples and the benchmark. */
+public final class Main {
+
+    private Main() {
+    }
+
+    static final String USAGE = String.join("\n",
+            "usage: java -jar splice4j-samples.jar COMMAND [FLAGS]",
+            "commands:",
+            "  relay --listen HOST:PORT --target HOST:PORT",
+            "        a minimal TCP forwarder on the bare splice4j API (java.nio accept/connect, then splice)",
+            "  bench [--bytes SIZE] [--runs N] [--providers copy,linux]",
+            "        relay throughput and relay CPU seconds per GiB, copy against linux, relay in a child JVM",
+            "splicing: -Dsplice4j.provider=linux|copy and the other splice4j.* properties (see README)");
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0) {
+            usage("no command given");
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "relay":
+                RelaySample.main(rest);
+                break;
+            case "bench":
+                Bench.main(rest);
+                break;
+            case "-h":
+            case "--help":
+                System.out.println(USAGE);
+                break;
+            default:
+                usage("unknown command: " + args[0]);
+        }
+    }
+
+    static void usage(String problem) {
+        System.err.println("error: " + problem);
+        System.err.println(USAGE);
+        System.exit(2);
+    }
+}
