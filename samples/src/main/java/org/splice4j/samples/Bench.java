@@ -179,7 +179,8 @@ final class Bench {
         if (pid < 0) {
             return 0;
         }
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        // Not Files.readString: on JDK 17 it can return only the first byte of a procfs file (reported size 0).
+        String stat = Files.readAllLines(Path.of("/proc/" + pid + "/stat")).get(0);
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND; // utime, stime
     }

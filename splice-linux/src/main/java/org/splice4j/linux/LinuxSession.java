@@ -340,8 +340,10 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     long n = LibC.splice(src.fd.fd(), null, pipe.writeFd, null, pipe.capacity, SPLICE_FLAGS);
                     if (n > 0) {
                         pipe.bytes = (int) n;
-                        if (n == pipe.capacity) {
-                            pool.grow(pipe); // filled it at once: a bulk stream, give it a bigger pipe
+                        if (n >= pipe.capacity / 2) {
+                            // Half full or more in one call (a pipe's 16 default slots rarely hold a full 64 KiB of
+                            // TCP segments): a bulk stream, so give it a bigger pipe. Small messages never get here.
+                            pool.grow(pipe);
                         }
                         return true;
                     }

@@ -116,7 +116,8 @@ final class PipePool {
 
     private static int systemPipeMaxSize() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/fs/pipe-max-size")).trim());
+            // Not Files.readString: on JDK 17 it returns only the first byte of a procfs file (which reports size 0).
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/fs/pipe-max-size")).get(0).trim());
         } catch (Exception e) {
             return 1 << 20; // the kernel's default
         }

@@ -162,7 +162,7 @@ public final class Splice {
     private static String othersNotTaken(List<SpliceProvider> all, SpliceProvider chosen) {
         StringBuilder sb = new StringBuilder();
         for (SpliceProvider p : all) {
-            if (p == chosen) {
+            if (p.name().equals(chosen.name())) {
                 continue;
             }
             String why = p.name().equals(COPY) ? "used only when named"
