@@ -83,12 +83,27 @@ final class OwnedFd {
         // callerFd belongs to the caller (for example a Netty epoll channel); we keep only our dup.
         OwnedFd dup = dup(callerFd);
         try {
-            int domain = dup.intOption(SO_DOMAIN);
+            int domain;
+            try {
+                domain = dup.intOption(SO_DOMAIN);
+            } catch (Errno.NativeIoException e) {
+                if (e.errno() == Errno.ENOTSOCK) {
+                    throw new IllegalArgumentException("fd " + callerFd + " is not a socket");
+                }
+                throw e;
+            }
             if (dup.intOption(SO_TYPE) != SOCK_STREAM || dup.intOption(SO_PROTOCOL) != IPPROTO_TCP
                     || (domain != AF_INET && domain != AF_INET6)) {
                 throw new IllegalArgumentException("fd " + callerFd + " is not a TCP socket over IPv4 or IPv6");
             }
-            dup.address(true); // fails with ENOTCONN if not connected
+            try {
+                dup.address(true);
+            } catch (Errno.NativeIoException e) {
+                if (e.errno() == Errno.ENOTCONN) {
+                    throw new IllegalArgumentException("fd " + callerFd + " is not connected");
+                }
+                throw e;
+            }
             dup.checkNonBlocking();
             return dup;
         } catch (IOException | RuntimeException e) {

@@ -451,6 +451,11 @@ public abstract class SpliceProviderContractTest {
         }
     }
 
+    /** {@link #openFds()} for provider-specific tests outside this class. */
+    public static long openFdsForTests() throws IOException {
+        return openFds();
+    }
+
     /** Open descriptors of this process (Linux /proc); tests that need it are Linux-only in effect. */
     protected static long openFds() throws IOException {
         Path fdDir = Path.of("/proc/self/fd");
