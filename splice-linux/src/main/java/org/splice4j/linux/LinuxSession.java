@@ -67,11 +67,15 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         loop.attach(this);
         sideA.slot = loop.newSlot(sideA);
         sideB.slot = loop.newSlot(sideB);
-        aToB.pump();
-        if (!isEnded()) {
-            bToA.pump();
+        try {
+            aToB.pump();
+            if (!isEnded()) {
+                bToA.pump();
+            }
+            updateInterests();
+        } catch (RuntimeException | OutOfMemoryError e) {
+            abort(Outcome.FAILED, e);
         }
-        updateInterests();
     }
 
     @Override
@@ -173,6 +177,14 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
 
         @Override
         public void onEvents(int events) {
+            try {
+                handle(events);
+            } catch (RuntimeException | OutOfMemoryError e) {
+                abort(Outcome.FAILED, e); // for instance no native memory for a fallback buffer; others go on
+            }
+        }
+
+        private void handle(int events) {
             if ((events & EpollEvents.EPOLLERR) != 0) {
                 int err = fd.takeSocketError();
                 if (err != 0) {

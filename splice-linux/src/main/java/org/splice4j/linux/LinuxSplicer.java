@@ -56,8 +56,14 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
             throw e;
         }
         EpollLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
-        return new LinuxSession(this, loop, pool, fa, a.alreadyRead(), fb, b.alreadyRead(),
-                options.idleTimeoutOr(config.idleTimeout()), options);
+        try {
+            return new LinuxSession(this, loop, pool, fa, a.alreadyRead(), fb, b.alreadyRead(),
+                    options.idleTimeoutOr(config.idleTimeout()), options);
+        } catch (RuntimeException | Error e) {
+            fa.close(); // our dups, not yet handed to any session
+            fb.close();
+            throw e;
+        }
     }
 
     private static OwnedFd dup(SpliceEndpoint e) {

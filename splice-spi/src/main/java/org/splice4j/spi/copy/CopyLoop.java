@@ -94,13 +94,16 @@ final class CopyLoop extends RelayLoop {
 
     private void flush() {
         try {
-            selector.selectNow(); // deregisters cancelled keys; keys it selects are dispatched by the next poll
-        } catch (IOException e) {
+            if (selector.isOpen()) {
+                selector.selectNow(); // deregisters cancelled keys; keys it selects are dispatched by the next poll
+            }
+        } catch (IOException | RuntimeException e) {
             logUnexpected(e);
-        }
-        Runnable r;
-        while ((r = afterFlush.pollFirst()) != null) {
-            r.run();
+        } finally {
+            Runnable r;
+            while ((r = afterFlush.pollFirst()) != null) {
+                r.run();
+            }
         }
     }
 

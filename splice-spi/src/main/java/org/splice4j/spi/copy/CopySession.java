@@ -185,6 +185,8 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
                 }
             } catch (IOException | RuntimeException e) {
                 fail(e);
+            } catch (OutOfMemoryError e) {
+                abort(Outcome.FAILED, e); // no buffer for this session; the others go on
             }
         }
 

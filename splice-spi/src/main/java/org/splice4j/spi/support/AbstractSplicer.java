@@ -74,15 +74,19 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         }
         S session = newSession(a, b, options);
         sessions.add(session);
-        notifier.execute(() -> {
-            for (SpliceListener l : listeners) {
-                try {
-                    l.sessionStarted(session);
-                } catch (RuntimeException ex) {
-                    LOG.log(Level.WARNING, "splice4j: listener failed in sessionStarted", ex);
+        try {
+            notifier.execute(() -> {
+                for (SpliceListener l : listeners) {
+                    try {
+                        l.sessionStarted(session);
+                    } catch (RuntimeException ex) {
+                        LOG.log(Level.WARNING, "splice4j: listener failed in sessionStarted", ex);
+                    }
                 }
-            }
-        });
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // close() raced us and the notifier is gone: start anyway, the check below cancels the session.
+        }
         try {
             start(session);
         } catch (RuntimeException | Error e) {

@@ -80,7 +80,9 @@ public abstract class RelayLoop {
     /** Queues a task for the loop thread. Any thread. */
     public final void execute(Runnable task) {
         tasks.add(task);
-        if (!inLoop() && wakeupPending.compareAndSet(false, true)) {
+        if (!thread.isAlive() && !running) {
+            runRemainingTasks(); // the loop is gone: nothing else will ever run it
+        } else if (!inLoop() && wakeupPending.compareAndSet(false, true)) {
             wakeup();
         }
     }
@@ -152,13 +154,11 @@ public abstract class RelayLoop {
      */
     public final void stop() {
         executeAndWait(() -> {
-            scratch.clear();
-            scratch.addAll(members);
-            for (Member m : scratch) {
-                m.onLoopStop();
+            try {
+                endMembers();
+            } finally {
+                running = false;
             }
-            scratch.clear();
-            running = false;
         });
         if (!inLoop()) {
             boolean interrupted = false;
@@ -206,14 +206,30 @@ public abstract class RelayLoop {
                 }
             }
         } finally {
+            // Also when an Error ended the loop: no session may be left waiting on a dead thread.
             running = false;
             runRemainingTasks();
+            endMembers();
             try {
                 closeResources();
             } catch (Throwable t) {
                 logUnexpected(t);
             }
         }
+    }
+
+    /** Loop thread (or the stopping thread once the loop is gone): ends every session still on this loop. */
+    private void endMembers() {
+        scratch.clear();
+        scratch.addAll(members);
+        for (Member m : scratch) {
+            try {
+                m.onLoopStop();
+            } catch (Throwable t) {
+                logUnexpected(t);
+            }
+        }
+        scratch.clear();
     }
 
     private synchronized void runRemainingTasks() {

@@ -1,0 +1,168 @@
+package org.splice4j.netty;
+
+import java.net.InetSocketAddress;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.handler.timeout.WriteTimeoutHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.Splicer;
+
+/**
+ * Relays two connected Netty channels to each other once a proxy's handshake is done: the call that replaces a
+ * proxy's pair of relay handlers.
+ *
+ * <p>It splices (the kernel moves the bytes) when splicing is enabled ({@code splice4j.enabled=true}, or a splicer
+ * given to the constructor), a splice provider is available, both channels are connected TCP channels of the NIO or
+ * epoll transport, and the rest of both pipelines is passive: no handlers left, handlers declared passive with
+ * {@link #withPassiveHandlers}, or idle/read/write timeout handlers (removed; their timeout becomes the session's idle
+ * timeout). Anything else (an {@code SslHandler}, codecs, {@code LoggingHandler}, traffic shaping, other transports,
+ * splicing off) gets the stock copying relay, through the same API and result type, with a debug line naming the
+ * reason.
+ *
+ * <p>Either way the relay owns both channels from the call on and closes them when the relay ends, so
+ * {@code channelInactive} and close futures fire as usual. A user's {@code close()} of either channel ends the relay.
+ * Channels should have {@link io.netty.channel.ChannelOption#ALLOW_HALF_CLOSURE} set, so that an end of stream is
+ * forwarded as a half-close rather than closing the tunnel. Thread-safe; call from any thread.
+ */
+public final class SpliceRelay {
+
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SpliceRelay.class);
+
+    private static volatile SpliceRelay defaultRelay;
+
+    /** The splicer, or null when this relay always copies. */
+    private final Splicer splicer;
+    /** Why this relay does not splice, when {@link #splicer} is null. */
+    private final String notSplicing;
+    private final Predicate<ChannelHandler> passive;
+
+    /** Splices when {@code splice4j.enabled=true} and a provider is available, with {@link Splice#splicer()}. */
+    public SpliceRelay() {
+        this(defaultSplicerOrNull(), null);
+    }
+
+    /** Always splices with {@code splicer} where the channels allow it (the caller keeps owning the splicer). */
+    public SpliceRelay(Splicer splicer) {
+        this(Objects.requireNonNull(splicer, "splicer"), null);
+    }
+
+    private SpliceRelay(Object splicerOrReason, Predicate<ChannelHandler> passive) {
+        if (splicerOrReason instanceof Splicer) {
+            this.splicer = (Splicer) splicerOrReason;
+            this.notSplicing = null;
+        } else {
+            this.splicer = null;
+            this.notSplicing = (String) splicerOrReason;
+        }
+        this.passive = passive != null ? passive : h -> false;
+    }
+
+    private static Object defaultSplicerOrNull() {
+        if (!Splice.enabled()) {
+            return "splicing is off (" + "splice4j.enabled" + " is not true)";
+        }
+        return Splice.unavailabilityCause().<Object>map(why -> why).orElseGet(Splice::splicer);
+    }
+
+    /** The relay the static {@code relay} methods use: {@link #SpliceRelay()}, made on first use. */
+    public static SpliceRelay defaults() {
+        SpliceRelay r = defaultRelay;
+        if (r == null) {
+            synchronized (SpliceRelay.class) {
+                r = defaultRelay;
+                if (r == null) {
+                    r = new SpliceRelay();
+                    defaultRelay = r;
+                }
+            }
+        }
+        return r;
+    }
+
+    /** A copy of this relay that also treats handlers of these types as passive (they neither read nor change bytes). */
+    @SafeVarargs
+    public final SpliceRelay withPassiveHandlers(Class<? extends ChannelHandler>... types) {
+        List<Class<? extends ChannelHandler>> list = Arrays.asList(types.clone());
+        Predicate<ChannelHandler> mine = passive;
+        Predicate<ChannelHandler> more = h -> list.stream().anyMatch(t -> t.isInstance(h));
+        return new SpliceRelay(splicer != null ? splicer : notSplicing, mine.or(more));
+    }
+
+    /** {@link #start(Channel, Channel, ByteBuf)} on {@link #defaults()}, with nothing read ahead. */
+    public static Future<SpliceResult> relay(Channel inbound, Channel outbound) {
+        return defaults().start(inbound, outbound, null);
+    }
+
+    /** {@link #start(Channel, Channel, ByteBuf)} on {@link #defaults()}. */
+    public static Future<SpliceResult> relay(Channel inbound, Channel outbound, ByteBuf alreadyReadFromInbound) {
+        return defaults().start(inbound, outbound, alreadyReadFromInbound);
+    }
+
+    /**
+     * Starts relaying. Pending writes on both channels (a SOCKS reply, a CONNECT 200) are flushed first.
+     *
+     * @param alreadyReadFromInbound bytes read from {@code inbound} but not forwarded (a removed decoder's leftovers),
+     *                               written to {@code outbound} first; released by the relay; may be null
+     * @return completes with the result once both channels are closed; never fails
+     */
+    public Future<SpliceResult> start(Channel inbound, Channel outbound, ByteBuf alreadyReadFromInbound) {
+        Promise<SpliceResult> promise = inbound.eventLoop().newPromise();
+        String refusal = spliceRefusal(inbound, outbound);
+        if (refusal == null) {
+            SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
+        } else {
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);
+            }
+            CopyRelay.start(inbound, outbound, alreadyReadFromInbound, null, promise);
+        }
+        return promise;
+    }
+
+    /** Why these channels cannot be spliced, or null if they can. */
+    String spliceRefusal(Channel inbound, Channel outbound) {
+        if (splicer == null) {
+            return notSplicing;
+        }
+        for (Channel ch : new Channel[] {inbound, outbound}) {
+            String why = ChannelEndpoints.whyNot(ch, splicer);
+            if (why == null && !(ch.remoteAddress() instanceof InetSocketAddress)) {
+                why = "not a TCP channel";
+            }
+            if (why == null && !ch.isActive()) {
+                why = "not connected";
+            }
+            if (why == null) {
+                why = activeHandler(ch.pipeline());
+            }
+            if (why != null) {
+                return (ch == inbound ? "inbound " : "outbound ") + ch + ": " + why;
+            }
+        }
+        return null;
+    }
+
+    private String activeHandler(ChannelPipeline pipeline) {
+        for (var e : pipeline) {
+            ChannelHandler h = e.getValue();
+            if (!(h instanceof IdleStateHandler) && !(h instanceof WriteTimeoutHandler) && !passive.test(h)) {
+                return "its pipeline has " + h.getClass().getName() + " (\"" + e.getKey() + "\"), not declared passive";
+            }
+        }
+        return null;
+    }
+}

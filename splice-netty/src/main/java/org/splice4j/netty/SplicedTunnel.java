@@ -1,0 +1,202 @@
+package org.splice4j.netty;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.SingleThreadEventExecutor;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import org.splice4j.spi.SpliceOptions;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.Splicer;
+
+/**
+ * One spliced tunnel between two Netty channels: hand both over ({@link Handover}: flush, stop reading, deregister),
+ * splice, and when the session ends register both channels back on their own event loops and close them there, so
+ * Netty fires {@code channelInactive} as for any other close (it does not for a channel closed while deregistered).
+ */
+final class SplicedTunnel {
+
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SplicedTunnel.class);
+
+    private final Splicer splicer;
+    private final Channel in;
+    private final Channel out;
+    private final ByteBuf alreadyRead;
+    private final Promise<SpliceResult> promise;
+    private final Handover inHandover;
+    private final Handover outHandover;
+    private final AtomicInteger handoversLeft = new AtomicInteger(2);
+    private final Runnable cancelOnLoopShutdown = this::cancel;
+    private volatile SpliceSession session;
+
+    private SplicedTunnel(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead,
+                          Promise<SpliceResult> promise) {
+        this.splicer = splicer;
+        this.in = in;
+        this.out = out;
+        this.alreadyRead = alreadyRead;
+        this.promise = promise;
+        this.inHandover = new Handover(in);
+        this.outHandover = new Handover(out);
+    }
+
+    static void start(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead, Promise<SpliceResult> promise) {
+        SplicedTunnel t = new SplicedTunnel(splicer, in, out, alreadyRead, promise);
+        t.inHandover.begin(t::handedOver);
+        t.outHandover.begin(t::handedOver);
+    }
+
+    /** Any event loop: one channel is out of Netty's I/O (or failed to get there). */
+    private void handedOver() {
+        if (handoversLeft.decrementAndGet() == 0) {
+            in.eventLoop().execute(this::splice);
+        }
+    }
+
+    /** Inbound's event loop. */
+    private void splice() {
+        Throwable failed = inHandover.failure != null ? inHandover.failure : outHandover.failure;
+        ByteBuffer toOut = inHandover.takeCollected(alreadyRead);
+        ByteBuffer toIn = outHandover.takeCollected(null);
+        if (failed != null) {
+            // A channel closed or failed while being handed over: the tunnel is over before it began.
+            finish(new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0, failed));
+            return;
+        }
+        SpliceSession s;
+        try {
+            s = splicer.splice(ChannelEndpoints.endpoint(in, toOut), ChannelEndpoints.endpoint(out, toIn),
+                    options());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // The provider refused these sockets after all: relay them the stock way, bytes read ahead included.
+            LOG.debug("splice4j: copying {} <-> {}: {}", in, out, e.getMessage());
+            registerBoth(() -> CopyRelay.start(in, out, wrap(toOut), wrap(toIn), promise));
+            return;
+        }
+        session = s;
+        in.closeFuture().addListener(f -> cancel());
+        out.closeFuture().addListener(f -> cancel());
+        for (EventLoop loop : loops()) {
+            if (loop instanceof SingleThreadEventExecutor) {
+                // Deregistered channels are invisible to the loop's shutdown: end the session from its hook.
+                try {
+                    ((SingleThreadEventExecutor) loop).addShutdownHook(cancelOnLoopShutdown);
+                } catch (RejectedExecutionException e) {
+                    s.cancel(); // already shutting down
+                }
+            }
+        }
+        s.completion().whenComplete((r, never) -> finish(r));
+    }
+
+    /** Any thread: a channel was closed by its user, or its event loop is shutting down. */
+    private void cancel() {
+        SpliceSession s = session;
+        if (s != null) {
+            s.cancel();
+        }
+    }
+
+    private SpliceOptions options() {
+        SpliceOptions o = SpliceOptions.defaults().withLabel(in.id().asShortText() + "<->" + out.id().asShortText());
+        long timeout = Math.min(positiveOrMax(inHandover.idleTimeoutMillis), positiveOrMax(outHandover.idleTimeoutMillis));
+        return timeout == Long.MAX_VALUE ? o : o.withIdleTimeout(Duration.ofMillis(timeout));
+    }
+
+    private static long positiveOrMax(long v) {
+        return v > 0 ? v : Long.MAX_VALUE;
+    }
+
+    /** Any thread: gives both channels back to Netty and closes them, then completes the promise. */
+    private void finish(SpliceResult result) {
+        for (EventLoop loop : loops()) {
+            if (loop instanceof SingleThreadEventExecutor) {
+                try {
+                    ((SingleThreadEventExecutor) loop).removeShutdownHook(cancelOnLoopShutdown);
+                } catch (RejectedExecutionException e) {
+                    // shutting down: the hook runs and finds the session ended
+                }
+            }
+        }
+        AtomicInteger left = new AtomicInteger(2);
+        Runnable closed = () -> {
+            if (left.decrementAndGet() == 0) {
+                promise.trySuccess(result);
+            }
+        };
+        giveBackAndClose(in, closed);
+        giveBackAndClose(out, closed);
+    }
+
+    private EventLoop[] loops() {
+        return in.eventLoop() == out.eventLoop() ? new EventLoop[] {in.eventLoop()}
+                : new EventLoop[] {in.eventLoop(), out.eventLoop()};
+    }
+
+    private static void giveBackAndClose(Channel ch, Runnable then) {
+        if (!ch.isOpen()) {
+            then.run(); // closed by its user during the session
+            return;
+        }
+        register(ch, ok -> {
+            if (ok) {
+                // Complete only once the pipeline has seen channelInactive, so the result comes last.
+                ch.pipeline().addLast("splice4j-closed", new io.netty.channel.ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                        ctx.fireChannelInactive();
+                        then.run();
+                    }
+                });
+                ch.close();
+            } else {
+                ch.unsafe().closeForcibly(); // the loop is shutting down: close the socket without Netty's events
+                then.run();
+            }
+        });
+    }
+
+    private void registerBoth(Runnable then) {
+        AtomicInteger left = new AtomicInteger(2);
+        boolean[] allOk = {true};
+        for (Channel ch : new Channel[] {in, out}) {
+            register(ch, ok -> {
+                allOk[0] &= ok;
+                if (left.decrementAndGet() == 0) {
+                    if (allOk[0]) {
+                        then.run();
+                    } else {
+                        finish(new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0,
+                                new IllegalStateException("cannot register the channels back")));
+                    }
+                }
+            });
+        }
+    }
+
+    /** Registers a deregistered channel back on its own event loop. */
+    private static void register(Channel ch, java.util.function.Consumer<Boolean> then) {
+        if (ch.isRegistered()) {
+            then.accept(true);
+            return;
+        }
+        try {
+            ch.eventLoop().register(ch).addListener(f -> then.accept(f.isSuccess()));
+        } catch (RejectedExecutionException e) {
+            then.accept(false);
+        }
+    }
+
+    private static ByteBuf wrap(ByteBuffer b) {
+        return b == null || !b.hasRemaining() ? null : io.netty.buffer.Unpooled.wrappedBuffer(b);
+    }
+}

@@ -1,0 +1,182 @@
+package org.splice4j.netty;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+import io.netty.channel.Channel;
+import io.netty.handler.logging.LoggingHandler;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.SpliceResult.Outcome;
+import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.Streams;
+
+/** A real Netty forwarder, NIO and epoll, splicing on and off, with blocking JDK peers checking SHA-256. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SpliceRelayTest {
+
+    private static final long MiB = 1L << 20;
+
+    private Splicer splicer;
+    private ServerSocketChannel target;
+    private ExecutorService pool;
+
+    @BeforeAll
+    void start() throws IOException {
+        Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"),
+                "the epoll transport and the linux provider exist only on Linux");
+        splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
+        target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 128);
+        pool = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "peer");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @AfterAll
+    void stop() throws IOException {
+        if (splicer != null) {
+            pool.shutdownNow();
+            target.close();
+            splicer.close();
+        }
+    }
+
+    static Stream<Arguments> modes() {
+        List<Arguments> list = new ArrayList<>();
+        for (TestForwarder.Transport t : TestForwarder.Transport.values()) {
+            list.add(Arguments.of(t, true));
+            list.add(Arguments.of(t, false));
+        }
+        return list.stream();
+    }
+
+    private SpliceRelay relay(boolean splice) {
+        return splice ? new SpliceRelay(splicer).withPassiveHandlers(TestForwarder.InactiveCounter.class)
+                : new SpliceRelay();
+    }
+
+    private TestForwarder forwarder(TestForwarder.Transport t, boolean splice, Consumer<Channel> extra)
+            throws Exception {
+        return new TestForwarder(t, (InetSocketAddress) target.getLocalAddress(), relay(splice), extra);
+    }
+
+    /** client -> forwarder -> server, the server side accepted from the target listener. */
+    private SocketChannel[] connect(TestForwarder f) throws IOException {
+        synchronized (target) {
+            SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", f.port()));
+            SocketChannel server = target.accept();
+            return new SocketChannel[] {client, server};
+        }
+    }
+
+    private SpliceResult result(TestForwarder f) throws InterruptedException {
+        SpliceResult r = f.results.poll(60, TimeUnit.SECONDS);
+        assertTrue(r != null, "the relay did not end");
+        return r;
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void bulkBothWaysArrivesIntactAndBothChannelsGoInactive(TestForwarder.Transport t, boolean splice)
+            throws Exception {
+        try (TestForwarder f = forwarder(t, splice, ch -> { })) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                long size = 64 * MiB;
+                Future<String> up = pool.submit(() -> Streams.writeAndShutdown(client, 1, size));
+                Future<String> down = pool.submit(() -> Streams.writeAndShutdown(server, 2, size));
+                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
+                Future<Streams.Received> atClient = pool.submit(() -> Streams.readToEnd(client));
+                assertEquals(new Streams.Received(size, up.get(60, TimeUnit.SECONDS)), atServer.get(60, TimeUnit.SECONDS));
+                assertEquals(new Streams.Received(size, down.get(60, TimeUnit.SECONDS)), atClient.get(60, TimeUnit.SECONDS));
+                SpliceResult r = result(f);
+                assertEquals(Outcome.COMPLETED, r.outcome(), r.toString());
+                assertEquals(size, r.bytesAToB());
+                assertEquals(size, r.bytesBToA());
+                if (splice) {
+                    assertTrue(r.splicedBytes() > 0, "the kernel must have moved bytes: " + r);
+                } else {
+                    assertEquals(0, r.splicedBytes());
+                }
+                // Netty's own events still fire for both channels after the relay closed them.
+                assertEquals(2, f.inactive.inactive.get(), "channelInactive on both channels");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void halfCloseByTheClientThenTheServerKeepsSending(TestForwarder.Transport t, boolean splice) throws Exception {
+        try (TestForwarder f = forwarder(t, splice, ch -> { })) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                String sent = Streams.writeAndShutdown(client, 3, MiB);
+                assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(server));
+                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(client));
+                String lateSent = Streams.writeAndShutdown(server, 4, 16 * MiB);
+                assertEquals(new Streams.Received(16 * MiB, lateSent), late.get(60, TimeUnit.SECONDS));
+                assertEquals(Outcome.COMPLETED, result(f).outcome());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void halfCloseByTheServerThenTheClientKeepsSending(TestForwarder.Transport t, boolean splice) throws Exception {
+        try (TestForwarder f = forwarder(t, splice, ch -> { })) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                String sent = Streams.writeAndShutdown(server, 5, MiB);
+                assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(client));
+                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(server));
+                String lateSent = Streams.writeAndShutdown(client, 6, 16 * MiB);
+                assertEquals(new Streams.Received(16 * MiB, lateSent), late.get(60, TimeUnit.SECONDS));
+                assertEquals(Outcome.COMPLETED, result(f).outcome());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void aLoggingHandlerTakesTheCopyingPathAndStillWorks(TestForwarder.Transport t, boolean splice) throws Exception {
+        Assumptions.assumeTrue(splice, "only meaningful where splicing would otherwise happen");
+        try (TestForwarder f = forwarder(t, true, ch -> ch.pipeline().addLast(new LoggingHandler()))) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
+                String sent = Streams.writeAndShutdown(client, 7, 4 * MiB);
+                assertEquals(new Streams.Received(4 * MiB, sent), atServer.get(60, TimeUnit.SECONDS));
+                server.shutdownOutput();
+                assertEquals(0, Streams.readToEnd(client).bytes());
+                SpliceResult r = result(f);
+                assertEquals(Outcome.COMPLETED, r.outcome());
+                assertEquals(0, r.splicedBytes(), "a LoggingHandler must keep the bytes in the pipeline");
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package org.splice4j.netty;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+
+import org.splice4j.spi.SpliceResult;
+
+/** A minimal Netty port forwarder for tests: accept, connect to the target, then {@link SpliceRelay#start}. */
+final class TestForwarder implements AutoCloseable {
+
+    enum Transport {
+        NIO(NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class),
+        EPOLL(EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
+
+        final IoHandlerFactory factory;
+        final Class<? extends ServerChannel> serverClass;
+        final Class<? extends Channel> clientClass;
+
+        Transport(IoHandlerFactory factory, Class<? extends ServerChannel> serverClass,
+                  Class<? extends Channel> clientClass) {
+            this.factory = factory;
+            this.serverClass = serverClass;
+            this.clientClass = clientClass;
+        }
+    }
+
+    /** Counts channelInactive of every proxied channel; declared passive so it does not prevent splicing. */
+    @ChannelHandler.Sharable
+    static final class InactiveCounter extends ChannelInboundHandlerAdapter {
+        final AtomicInteger inactive = new AtomicInteger();
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            inactive.incrementAndGet();
+            ctx.fireChannelInactive();
+        }
+    }
+
+    final EventLoopGroup group;
+    final Channel server;
+    final BlockingQueue<SpliceResult> results = new LinkedBlockingQueue<>();
+    final InactiveCounter inactive = new InactiveCounter();
+
+    TestForwarder(Transport transport, InetSocketAddress target, SpliceRelay relay,
+                  Consumer<Channel> extraInboundHandlers) throws InterruptedException {
+        group = new MultiThreadIoEventLoopGroup(2, transport.factory);
+        ServerBootstrap b = new ServerBootstrap().group(group).channel(transport.serverClass)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(inactive);
+                        extraInboundHandlers.accept(ch);
+                        ch.pipeline().addLast("connect", new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelActive(ChannelHandlerContext ctx) {
+                                connect(ctx, transport, target, relay);
+                            }
+                        });
+                    }
+                });
+        server = b.bind("127.0.0.1", 0).sync().channel();
+    }
+
+    private void connect(ChannelHandlerContext ctx, Transport transport, InetSocketAddress target, SpliceRelay relay) {
+        Channel in = ctx.channel();
+        new Bootstrap().group(in.eventLoop()).channel(transport.clientClass)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .handler(inactive)
+                .connect(target).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        in.close();
+                        return;
+                    }
+                    ctx.pipeline().remove(ctx.handler());
+                    Channel out = ((io.netty.channel.ChannelFuture) f).channel();
+                    relay.start(in, out, null).addListener(r -> results.add((SpliceResult) r.getNow()));
+                });
+    }
+
+    int port() {
+        return ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+        server.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
