@@ -19,11 +19,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Relay throughput and relay CPU per GiB, {@code copy} against {@code linux}, on loopback. The relay
- * ({@link RelaySample}) runs in a child JVM so that its CPU time, read from {@code /proc/PID/stat} (all threads,
- * user + system, which includes the kernel's splice or copy work), is its own; this process generates and sinks the
- * traffic. Each run sends {@code --bytes} up (client to target) and then down (target to client) through the relay,
- * after a warm-up of a quarter of that each way. A direct connection is measured too, as the ceiling.
+ * Relay throughput and relay CPU per GiB on loopback, one row per way of relaying: the Netty {@code forward} sample
+ * with splicing off (the stock copying relay), with the {@code copy} provider and with the {@code linux} provider, on
+ * NIO and on epoll, and the bare-API {@code relay} sample with each provider. The relay runs in a child JVM so that
+ * its CPU time, read from {@code /proc/PID/stat} (all threads, user + system, which includes the kernel's splice or
+ * copy work), is its own; this process generates and sinks the traffic. Each run sends {@code --bytes} up (client to
+ * target) and then down (target to client) through the relay, after a warm-up of a quarter of that each way. A
+ * direct connection is measured too, as the ceiling.
  */
 final class Bench {
 
@@ -36,9 +38,9 @@ final class Bench {
     }
 
     static void main(String[] args) throws Exception {
-        long bytes = 2L << 30;
+        long bytes = 1L << 30;
         int runs = 3;
-        List<String> providers = List.of("copy", "linux");
+        List<String> rows = new ArrayList<>(ROWS.keySet());
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
             if (i + 1 >= args.length) {
@@ -49,7 +51,7 @@ final class Bench {
                 switch (flag) {
                     case "--bytes" -> bytes = parseSize(v);
                     case "--runs" -> runs = Integer.parseInt(v);
-                    case "--providers" -> providers = Arrays.asList(v.split(","));
+                    case "--rows" -> rows = Arrays.asList(v.split(","));
                     default -> Main.usage("unknown flag for bench: " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -59,6 +61,12 @@ final class Bench {
         if (runs < 1 || runs > 20 || bytes < CHUNK || bytes > (64L << 30)) {
             Main.usage("bench needs --runs 1..20 and --bytes 1m..64g");
         }
+        for (String row : rows) {
+            if (!ROWS.containsKey(row)) {
+                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", ROWS.keySet()));
+            }
+        }
+        List<String> providers = rows;
         try (Target target = new Target()) {
             Map<String, List<double[]>> results = new LinkedHashMap<>();
             results.put("direct", new ArrayList<>());
@@ -71,7 +79,7 @@ final class Bench {
                 // Round-robin, so slow drift of a shared machine hits every row alike.
                 results.get("direct").add(measure(target, target.address(), bytes, -1));
                 for (String p : providers) {
-                    try (Relay relay = Relay.start(p, target.address())) {
+                    try (Relay relay = Relay.start(p, ROWS.get(p), target.address())) {
                         transfer(target, relay.address, bytes / 4, true);
                         transfer(target, relay.address, bytes / 4, false);
                         results.get(p).add(measure(target, relay.address, bytes, relay.pid));
@@ -84,6 +92,22 @@ final class Bench {
     }
 
     /** {up Gbit/s, down Gbit/s, relay CPU-s/GiB up, relay CPU-s/GiB down}. */
+    /** The rows: system properties and command of the child relay. */
+    static final Map<String, List<String>> ROWS = new LinkedHashMap<>();
+
+    static {
+        ROWS.put("forward-nio-stock", List.of("-Dsplice4j.enabled=false", "forward", "--transport", "nio"));
+        ROWS.put("forward-nio-copy", List.of("-Dsplice4j.enabled=true", "-Dsplice4j.provider=copy", "forward",
+                "--transport", "nio"));
+        ROWS.put("forward-nio-linux", List.of("-Dsplice4j.enabled=true", "-Dsplice4j.provider=linux", "forward",
+                "--transport", "nio"));
+        ROWS.put("forward-epoll-stock", List.of("-Dsplice4j.enabled=false", "forward", "--transport", "epoll"));
+        ROWS.put("forward-epoll-linux", List.of("-Dsplice4j.enabled=true", "-Dsplice4j.provider=linux", "forward",
+                "--transport", "epoll"));
+        ROWS.put("relay-copy", List.of("-Dsplice4j.provider=copy", "relay"));
+        ROWS.put("relay-linux", List.of("-Dsplice4j.provider=linux", "relay"));
+    }
+
     private static double[] measure(Target target, InetSocketAddress via, long bytes, long relayPid) throws Exception {
         double cpu0 = cpuSeconds(relayPid);
         double upSeconds = transfer(target, via, bytes, true);
@@ -110,14 +134,20 @@ final class Bench {
                     direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 2)),
                     direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 3)));
         }
-        if (providers.contains("copy") && providers.contains("linux")) {
-            System.out.printf(Locale.ROOT, "%nlinux / copy: CPU per GiB %.2f up, %.2f down; throughput %.2f up,"
-                            + " %.2f down (medians of %d runs)%n",
-                    median(results.get("linux"), 2) / median(results.get("copy"), 2),
-                    median(results.get("linux"), 3) / median(results.get("copy"), 3),
-                    median(results.get("linux"), 0) / median(results.get("copy"), 0),
-                    median(results.get("linux"), 1) / median(results.get("copy"), 1), results.get("linux").size());
+        System.out.println();
+        for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
+            String name = e.getKey();
+            String stock = name.startsWith("forward-epoll") ? "forward-epoll-stock"
+                    : name.startsWith("forward-nio") ? "forward-nio-stock" : null;
+            if (stock == null || name.equals(stock) || !results.containsKey(stock)) {
+                continue;
+            }
+            List<double[]> base = results.get(stock);
+            System.out.printf(Locale.ROOT, "%s / %s: CPU per GiB %.2f up, %.2f down; throughput %.2f up, %.2f down%n",
+                    name, stock, median(e.getValue(), 2) / median(base, 2), median(e.getValue(), 3) / median(base, 3),
+                    median(e.getValue(), 0) / median(base, 0), median(e.getValue(), 1) / median(base, 1));
         }
+        System.out.println("(medians of " + results.get("direct").size() + " runs; CPU is the relay process's own)");
     }
 
     private static double median(List<double[]> rows, int column) {
@@ -263,26 +293,29 @@ final class Bench {
             this.address = address;
         }
 
-        static Relay start(String provider, InetSocketAddress target) throws IOException {
+        static Relay start(String name, List<String> row, InetSocketAddress target) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
-                    "-Dsplice4j.provider=" + provider));
+                    "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"));
+            List<String> props = row.stream().filter(a -> a.startsWith("-D")).toList();
             for (String key : System.getProperties().stringPropertyNames()) {
-                if (key.startsWith("splice4j.") && !key.equals("splice4j.provider")) {
+                boolean set = props.stream().anyMatch(a -> a.startsWith("-D" + key + "="));
+                if (key.startsWith("splice4j.") && !set) {
                     cmd.add("-D" + key + "=" + System.getProperty(key)); // pass pipeSize, threads, copyBufferSize on
                 }
             }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "relay",
-                    "--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + target.getPort()));
+            cmd.addAll(props);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+            cmd.addAll(row.stream().filter(a -> !a.startsWith("-D")).toList());
+            cmd.addAll(List.of("--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + target.getPort()));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = out.readLine();
-            if (line == null || !line.startsWith("relay listening on ")) {
+            if (line == null || !line.contains(" listening on ")) {
                 p.destroy();
-                throw new IOException("relay (" + provider + ") did not start: " + line);
+                throw new IOException("relay (" + name + ") did not start: " + line);
             }
-            String hostPort = line.substring("relay listening on ".length()).split(" ")[0];
+            String hostPort = line.substring(line.indexOf(" listening on ") + " listening on ".length()).split(" ")[0];
             return new Relay(p, HostPort.parse("relay", hostPort));
         }
 

@@ -11,10 +11,13 @@ public final class Main {
     static final String USAGE = String.join("\n",
             "usage: java -jar splice4j-samples.jar COMMAND [FLAGS]",
             "commands:",
+            "  forward --listen HOST:PORT --target HOST:PORT [--transport nio|epoll] [--grace SECONDS]",
+            "        a TCP port forwarder on Netty; splices with -Dsplice4j.enabled=true, copies otherwise",
             "  relay --listen HOST:PORT --target HOST:PORT",
             "        a minimal TCP forwarder on the bare splice4j API (java.nio accept/connect, then splice)",
-            "  bench [--bytes SIZE] [--runs N] [--providers copy,linux]",
-            "        relay throughput and relay CPU seconds per GiB, copy against linux, relay in a child JVM",
+            "  bench [--bytes SIZE] [--runs N] [--rows ROW,...]",
+            "        relay throughput and relay CPU seconds per GiB of the samples, splicing off, copy and linux,",
+            "        on NIO and epoll; each relay in a child JVM. Rows: " + String.join(",", Bench.ROWS.keySet()),
             "splicing: -Dsplice4j.provider=linux|copy and the other splice4j.* properties (see README)");
 
     public static void main(String[] args) throws Exception {
@@ -23,6 +26,9 @@ public final class Main {
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
+            case "forward":
+                ForwardSample.main(rest);
+                break;
             case "relay":
                 RelaySample.main(rest);
                 break;
