@@ -13,6 +13,9 @@ public final class Main {
             "commands:",
             "  forward --listen HOST:PORT --target HOST:PORT [--transport nio|epoll] [--grace SECONDS]",
             "        a TCP port forwarder on Netty; splices with -Dsplice4j.enabled=true, copies otherwise",
+            "  socks5 --listen HOST:PORT [--allow CIDR[:PORT[-PORT]]]... [--user NAME:PASSWORD]"
+                    + " [--transport nio|epoll] [--grace SECONDS]",
+            "        a SOCKS5 proxy (RFC 1928/1929); loopback destinations only unless --allow widens it",
             "  relay --listen HOST:PORT --target HOST:PORT",
             "        a minimal TCP forwarder on the bare splice4j API (java.nio accept/connect, then splice)",
             "  bench [--bytes SIZE] [--runs N] [--rows ROW,...]",
@@ -28,6 +31,9 @@ public final class Main {
         switch (args[0]) {
             case "forward":
                 ForwardSample.main(rest);
+                break;
+            case "socks5":
+                Socks5Sample.main(rest);
                 break;
             case "relay":
                 RelaySample.main(rest);
