@@ -59,8 +59,13 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof ByteBuf) {
-            // Raw bytes pass the command decoder once it is done: the client's first payload, sent early.
-            collectEarly(ctx, (ByteBuf) msg);
+            if (connecting) {
+                // Raw bytes pass the command decoder once it is done: the client's first payload, sent early.
+                collectEarly(ctx, (ByteBuf) msg);
+            } else {
+                // A replaced decoder hands on what it had not decoded yet: feed it to its successor.
+                ctx.pipeline().fireChannelRead(msg);
+            }
             return;
         }
         try {
@@ -92,9 +97,10 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
                     .addListener(ChannelFutureListener.CLOSE);
             return;
         }
+        // Reply first: replacing the decoder may decode, and answer, the client's next message at once.
+        ctx.writeAndFlush(new DefaultSocks5InitialResponse(wanted));
         ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks5-decoder",
                 user != null ? new Socks5PasswordAuthRequestDecoder() : new Socks5CommandRequestDecoder());
-        ctx.writeAndFlush(new DefaultSocks5InitialResponse(wanted));
     }
 
     private void password(ChannelHandlerContext ctx, Socks5PasswordAuthRequest req) {
@@ -103,8 +109,8 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
                     .addListener(ChannelFutureListener.CLOSE);
             return;
         }
-        ctx.pipeline().replace("socks5-decoder", "socks5-decoder", new Socks5CommandRequestDecoder());
         ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.SUCCESS));
+        ctx.pipeline().replace("socks5-decoder", "socks5-decoder", new Socks5CommandRequestDecoder());
     }
 
     private void command(ChannelHandlerContext ctx, Socks5CommandRequest req) {
@@ -155,9 +161,9 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
             // The codec goes; bytes it still holds come to channelRead above as raw ByteBufs.
             ctx.pipeline().remove(Socks5ServerEncoder.class);
             ctx.pipeline().remove("socks5-decoder");
-            ctx.pipeline().remove(this);
-            ByteBuf ahead = early;
+            ByteBuf ahead = early; // taken before removing this handler, which frees what it still holds
             early = null;
+            ctx.pipeline().remove(this);
             server.track(server.relay.start(in, out, ahead));
         });
     }
@@ -205,6 +211,16 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
             early.release();
             early = null;
         }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && !connecting) {
+            ctx.close(); // the client ended its stream before finishing the handshake
+            return;
+        }
+        // During the connect an end of stream is kept: the relay sees it on the socket and forwards it.
+        ReferenceCountUtil.release(evt);
     }
 
     @Override

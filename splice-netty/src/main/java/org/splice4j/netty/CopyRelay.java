@@ -69,7 +69,12 @@ final class CopyRelay {
                 return;
             }
             self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-            self.pipeline().addLast(NAME, new Side(peer, selfIsIn));
+            Side side = new Side(peer, selfIsIn);
+            self.pipeline().addLast(NAME, side);
+            if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
+                // The end of stream was read before the relay began (during a handshake): forward it now.
+                side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+            }
             self.config().setAutoRead(true);
             self.read();
         });
