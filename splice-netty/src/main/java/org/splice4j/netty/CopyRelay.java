@@ -69,6 +69,7 @@ final class CopyRelay {
                 return;
             }
             self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            EpollHalfCloseFix.apply(self);
             Side side = new Side(peer, selfIsIn);
             self.pipeline().addLast(NAME, side);
             if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
