@@ -116,21 +116,25 @@ final class CopyRelay {
                 return;
             }
             count(isIn, ((ByteBuf) msg).readableBytes());
-            peer.write(msg).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-            if (!peer.isWritable()) {
-                ctx.channel().config().setAutoRead(false); // resumed by the peer's writability change
-            }
+            // The void promise: no future per write on the hot path; a failed write fires exceptionCaught on the peer.
+            peer.write(msg, peer.voidPromise());
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
             peer.flush();
+            // Checked after the flush, which usually empties the peer's buffer into its socket: stop reading only
+            // when the peer really cannot keep up (resumed by its writability change), not after every burst.
+            if (!peer.isWritable()) {
+                ctx.channel().config().setAutoRead(false);
+            }
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            // This channel drained: its peer may read again.
-            if (ctx.channel().isWritable()) {
+            // This channel drained: its peer may read again (unless it already reached its end of stream).
+            if (ctx.channel().isWritable()
+                    && !(peer instanceof DuplexChannel && ((DuplexChannel) peer).isInputShutdown())) {
                 peer.config().setAutoRead(true);
             }
             ctx.fireChannelWritabilityChanged();

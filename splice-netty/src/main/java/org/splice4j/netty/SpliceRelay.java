@@ -13,6 +13,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -117,10 +118,13 @@ public final class SpliceRelay {
      *
      * @param alreadyReadFromInbound bytes read from {@code inbound} but not forwarded (a removed decoder's leftovers),
      *                               written to {@code outbound} first; released by the relay; may be null
-     * @return completes with the result once both channels are closed; never fails
+     * @return completes with the result once both channels are closed; never fails. Its listeners run on the thread
+     *         that ends the relay (an event loop, or the splicer's notifier thread): keep them short
      */
     public Future<SpliceResult> start(Channel inbound, Channel outbound, ByteBuf alreadyReadFromInbound) {
-        Promise<SpliceResult> promise = inbound.eventLoop().newPromise();
+        // Immediate: listeners run on the thread that ends the relay (an event loop, or the splicer's notifier), and
+        // still run when the relay ends because its event loop is shutting down.
+        Promise<SpliceResult> promise = ImmediateEventExecutor.INSTANCE.newPromise();
         String refusal = spliceRefusal(inbound, outbound);
         if (refusal == null) {
             SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);

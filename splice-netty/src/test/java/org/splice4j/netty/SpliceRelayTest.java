@@ -163,6 +163,44 @@ class SpliceRelayTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void aUserCloseDuringTheSessionEndsItAndBothPeersSeeTheClose(TestForwarder.Transport t, boolean splice)
+            throws Exception {
+        try (TestForwarder f = forwarder(t, splice, ch -> { })) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                client.write(java.nio.ByteBuffer.wrap("ping".getBytes()));
+                assertEquals(4, Streams.readExactly(server, 4).length);
+                Channel in = f.inbound.poll(30, TimeUnit.SECONDS);
+                in.close().sync(); // the user's close, from outside the relay
+                SpliceResult r = result(f);
+                assertTrue(r.outcome() == Outcome.CANCELLED || r.outcome() == Outcome.COMPLETED, r.toString());
+                // Both peers see the end of their streams; nothing hangs.
+                assertEquals(0, pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
+                assertEquals(0, pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void shuttingTheEventLoopsDownEndsSplicedSessions(TestForwarder.Transport t, boolean splice) throws Exception {
+        Assumptions.assumeTrue(splice, "the copying path closes with its channels anyway");
+        TestForwarder f = forwarder(t, true, ch -> { });
+        SocketChannel[] c = connect(f);
+        try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+            client.write(java.nio.ByteBuffer.wrap("ping".getBytes()));
+            assertEquals(4, Streams.readExactly(server, 4).length);
+            assertTrue(f.inbound.poll(30, TimeUnit.SECONDS) != null);
+            f.close(); // shutdownGracefully: the loops' shutdown hooks end the deregistered channels' session
+            SpliceResult r = result(f);
+            assertEquals(Outcome.CANCELLED, r.outcome(), r.toString());
+            assertEquals(0, pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
+            assertEquals(0, pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("modes")
     void aLoggingHandlerTakesTheCopyingPathAndStillWorks(TestForwarder.Transport t, boolean splice) throws Exception {

@@ -62,6 +62,8 @@ final class TestForwarder implements AutoCloseable {
     final EventLoopGroup group;
     final Channel server;
     final BlockingQueue<SpliceResult> results = new LinkedBlockingQueue<>();
+    /** The inbound channel of each relay, once it started. */
+    final BlockingQueue<Channel> inbound = new LinkedBlockingQueue<>();
     final InactiveCounter inactive = new InactiveCounter();
 
     TestForwarder(Transport transport, InetSocketAddress target, SpliceRelay relay,
@@ -100,6 +102,7 @@ final class TestForwarder implements AutoCloseable {
                     ctx.pipeline().remove(ctx.handler());
                     Channel out = ((io.netty.channel.ChannelFuture) f).channel();
                     relay.start(in, out, null).addListener(r -> results.add((SpliceResult) r.getNow()));
+                    inbound.add(in);
                 });
     }
 
