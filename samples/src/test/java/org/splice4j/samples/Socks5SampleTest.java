@@ -35,6 +35,7 @@ import org.splice4j.netty.SpliceRelay;
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.Peers;
 import org.splice4j.spi.contract.Streams;
 
 /**
@@ -56,11 +57,7 @@ class Socks5SampleTest {
                 "epoll and the linux provider exist only on Linux");
         splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
         target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 512);
-        pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "peer");
-            t.setDaemon(true);
-            return t;
-        });
+        pool = Peers.newPool("peer");
     }
 
     @AfterAll
@@ -167,6 +164,53 @@ class Socks5SampleTest {
             } finally {
                 for (Socket s : open) {
                     s.close();
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void halfCloseInBothOrders(String transport, boolean splice) throws Exception {
+        try (TunnelServer server = server(transport, splice)) {
+            InetSocketAddress proxy = Socks5Sample.start(server, new InetSocketAddress("127.0.0.1", 0),
+                    AllowList.loopbackOnly(), null);
+            for (boolean clientFirst : new boolean[] {true, false}) {
+                Socket[] s = viaSocks(proxy);
+                try (Socket client = s[0]; Socket srv = s[1]) {
+                    Socket closer = clientFirst ? client : srv;
+                    Socket other = clientFirst ? srv : client;
+                    byte[] first = Streams.randomBytes(3, (int) MiB);
+                    byte[] late = Streams.randomBytes(4, (int) (16 * MiB));
+                    sendAndShutdown(closer, first);
+                    assertEquals(sha256(first), sha256(other.getInputStream().readAllBytes()));
+                    Future<byte[]> lateArrived = pool.submit(() -> closer.getInputStream().readAllBytes());
+                    sendAndShutdown(other, late);
+                    assertEquals(sha256(late), sha256(lateArrived.get(60, TimeUnit.SECONDS)));
+                }
+            }
+        }
+    }
+
+    @Test
+    void anIpv6DestinationIsReachedByItsLiteralAddress() throws Exception {
+        ServerSocketChannel v6;
+        try {
+            v6 = ServerSocketChannel.open().bind(new InetSocketAddress("::1", 0));
+        } catch (IOException e) {
+            Assumptions.abort("no IPv6 loopback here: " + e.getMessage());
+            return;
+        }
+        try (v6; TunnelServer server = server("nio", true)) {
+            InetSocketAddress proxy = Socks5Sample.start(server, new InetSocketAddress("127.0.0.1", 0),
+                    AllowList.loopbackOnly(), null);
+            int port = ((InetSocketAddress) v6.getLocalAddress()).getPort();
+            try (Socket client = new Socket(new Proxy(Proxy.Type.SOCKS, proxy))) {
+                client.connect(new InetSocketAddress("::1", port), 10_000);
+                try (SocketChannel srv = v6.accept()) {
+                    byte[] data = Streams.randomBytes(5, (int) MiB);
+                    sendAndShutdown(client, data);
+                    assertEquals(sha256(data), sha256(srv.socket().getInputStream().readAllBytes()));
                 }
             }
         }

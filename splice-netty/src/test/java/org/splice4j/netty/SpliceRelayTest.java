@@ -26,12 +26,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.Peers;
 import org.splice4j.spi.contract.Streams;
 
 /** A real Netty forwarder, NIO and epoll, splicing on and off, with blocking JDK peers checking SHA-256. */
@@ -50,11 +52,7 @@ class SpliceRelayTest {
                 "the epoll transport and the linux provider exist only on Linux");
         splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
         target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 128);
-        pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "peer");
-            t.setDaemon(true);
-            return t;
-        });
+        pool = Peers.newPool("peer");
     }
 
     @AfterAll
@@ -129,35 +127,27 @@ class SpliceRelayTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}, splice={1}")
-    @MethodSource("modes")
-    void halfCloseByTheClientThenTheServerKeepsSending(TestForwarder.Transport t, boolean splice) throws Exception {
-        try (TestForwarder f = forwarder(t, splice, ch -> { })) {
-            SocketChannel[] c = connect(f);
-            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-                String sent = Streams.writeAndShutdown(client, 3, MiB);
-                assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(server));
-                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(client));
-                // 128 MiB: long enough for the client's socket to fill, so the relay must wait for EPOLLOUT on a
-                // channel whose input is already shut down (where Netty 4.2.18's epoll transport loses data).
-                String lateSent = Streams.writeAndShutdown(server, 4, 128 * MiB);
-                assertEquals(new Streams.Received(128 * MiB, lateSent), late.get(60, TimeUnit.SECONDS));
-                assertEquals(Outcome.COMPLETED, result(f).outcome());
-            }
-        }
+    static Stream<Arguments> halfCloseModes() {
+        return modes().flatMap(m -> Stream.of("client", "server").map(first ->
+                Arguments.of(m.get()[0], m.get()[1], first)));
     }
 
-    @ParameterizedTest(name = "{0}, splice={1}")
-    @MethodSource("modes")
-    void halfCloseByTheServerThenTheClientKeepsSending(TestForwarder.Transport t, boolean splice) throws Exception {
+    @ParameterizedTest(name = "{0}, splice={1}, {2} half-closes first")
+    @MethodSource("halfCloseModes")
+    void halfCloseThenTheOtherSideKeepsSending(TestForwarder.Transport t, boolean splice, String first)
+            throws Exception {
         try (TestForwarder f = forwarder(t, splice, ch -> { })) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-                String sent = Streams.writeAndShutdown(server, 5, MiB);
-                assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(client));
-                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(server));
-                String lateSent = Streams.writeAndShutdown(client, 6, 16 * MiB);
-                assertEquals(new Streams.Received(16 * MiB, lateSent), late.get(60, TimeUnit.SECONDS));
+                SocketChannel closer = first.equals("client") ? client : server;
+                SocketChannel other = first.equals("client") ? server : client;
+                String sent = Streams.writeAndShutdown(closer, 3, MiB);
+                assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(other));
+                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(closer));
+                // 128 MiB: long enough for the half-closed peer's socket to fill, so the relay must wait for EPOLLOUT
+                // on a channel whose input is already shut down (where Netty 4.2.18's epoll transport loses data).
+                String lateSent = Streams.writeAndShutdown(other, 4, 128 * MiB);
+                assertEquals(new Streams.Received(128 * MiB, lateSent), late.get(60, TimeUnit.SECONDS));
                 assertEquals(Outcome.COMPLETED, result(f).outcome());
             }
         }
@@ -184,9 +174,8 @@ class SpliceRelayTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("modes")
-    void shuttingTheEventLoopsDownEndsSplicedSessions(TestForwarder.Transport t, boolean splice) throws Exception {
-        Assumptions.assumeTrue(splice, "the copying path closes with its channels anyway");
+    @EnumSource(TestForwarder.Transport.class)
+    void shuttingTheEventLoopsDownEndsSplicedSessions(TestForwarder.Transport t) throws Exception {
         TestForwarder f = forwarder(t, true, ch -> { });
         SocketChannel[] c = connect(f);
         try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
@@ -202,9 +191,27 @@ class SpliceRelayTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("modes")
-    void aLoggingHandlerTakesTheCopyingPathAndStillWorks(TestForwarder.Transport t, boolean splice) throws Exception {
-        Assumptions.assumeTrue(splice, "only meaningful where splicing would otherwise happen");
+    @EnumSource(TestForwarder.Transport.class)
+    void anIdleStateHandlerIsRemovedAndItsTimeoutEndsAnIdleSplicedSession(TestForwarder.Transport t)
+            throws Exception {
+        try (TestForwarder f = forwarder(t, true,
+                ch -> ch.pipeline().addLast(new io.netty.handler.timeout.ReadTimeoutHandler(300, TimeUnit.MILLISECONDS)))) {
+            SocketChannel[] c = connect(f);
+            try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
+                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
+                Streams.write(client, 8, 8 * MiB); // spliced (the timeout handler does not force copying), then idle
+                SpliceResult r = result(f);
+                assertEquals(Outcome.IDLE_TIMEOUT, r.outcome(), r.toString());
+                assertEquals(8 * MiB, r.bytesAToB());
+                assertTrue(r.splicedBytes() > 0, r.toString());
+                assertEquals(8 * MiB, atServer.get(30, TimeUnit.SECONDS).bytes());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TestForwarder.Transport.class)
+    void aLoggingHandlerTakesTheCopyingPathAndStillWorks(TestForwarder.Transport t) throws Exception {
         try (TestForwarder f = forwarder(t, true, ch -> ch.pipeline().addLast(new LoggingHandler()))) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {

@@ -78,11 +78,7 @@ public abstract class SpliceProviderContractTest {
     @BeforeAll
     void openListener() throws IOException {
         listener = Tunnel.listen();
-        pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "contract-peer");
-            t.setDaemon(true);
-            return t;
-        });
+        pool = Peers.newPool("contract-peer");
     }
 
     @AfterAll
