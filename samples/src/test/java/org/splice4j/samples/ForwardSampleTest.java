@@ -1,0 +1,77 @@
+package org.splice4j.samples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.splice4j.netty.SpliceRelay;
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.Peers;
+import org.splice4j.spi.contract.Streams;
+
+/** The forward sample itself, each transport, splicing on and off: 32 MiB both ways at once, SHA-256 checked. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ForwardSampleTest {
+
+    private Splicer splicer;
+    private ServerSocketChannel target;
+    private ExecutorService pool;
+
+    @BeforeAll
+    void start() throws IOException {
+        Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"));
+        splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
+        target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        pool = Peers.newPool("peer");
+    }
+
+    @AfterAll
+    void stop() throws IOException {
+        if (splicer != null) {
+            pool.shutdownNow();
+            target.close();
+            splicer.close();
+        }
+    }
+
+    static Stream<Arguments> modes() {
+        return Stream.of(Arguments.of("nio", true), Arguments.of("nio", false), Arguments.of("epoll", true),
+                Arguments.of("epoll", false));
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void bothDirectionsArriveIntact(String transport, boolean splice) throws Exception {
+        try (TunnelServer server = new TunnelServer(transport, splice ? new SpliceRelay(splicer) : new SpliceRelay())) {
+            InetSocketAddress at = ForwardSample.start(server, new InetSocketAddress("127.0.0.1", 0),
+                    (InetSocketAddress) target.getLocalAddress());
+            try (SocketChannel client = SocketChannel.open(at); SocketChannel srv = target.accept()) {
+                long size = 32L << 20;
+                Future<String> up = pool.submit(() -> Streams.writeAndShutdown(client, 1, size));
+                Future<String> down = pool.submit(() -> Streams.writeAndShutdown(srv, 2, size));
+                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(srv));
+                Future<Streams.Received> atClient = pool.submit(() -> Streams.readToEnd(client));
+                assertEquals(new Streams.Received(size, up.get(60, TimeUnit.SECONDS)), atServer.get(60, TimeUnit.SECONDS));
+                assertEquals(new Streams.Received(size, down.get(60, TimeUnit.SECONDS)),
+                        atClient.get(60, TimeUnit.SECONDS));
+            }
+        }
+    }
+}
