@@ -72,11 +72,19 @@ public final class SpliceRelay {
         this.passive = passive != null ? passive : h -> false;
     }
 
+    /**
+     * The default splicer, or the reason there is none. A malformed {@code splice4j.*} value fails here, at
+     * construction, with the {@link IllegalArgumentException} naming the property.
+     */
     private static Object defaultSplicerOrNull() {
         if (!Splice.enabled()) {
-            return "splicing is off (" + "splice4j.enabled" + " is not true)";
+            return "splicing is off (splice4j.enabled is not true)";
         }
-        return Splice.unavailabilityCause().<Object>map(why -> why).orElseGet(Splice::splicer);
+        try {
+            return Splice.splicer();
+        } catch (IllegalStateException noProvider) {
+            return noProvider.getMessage();
+        }
     }
 
     /** The relay the static {@code relay} methods use: {@link #SpliceRelay()}, made on first use. */

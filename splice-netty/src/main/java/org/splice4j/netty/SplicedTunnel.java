@@ -147,20 +147,31 @@ final class SplicedTunnel {
             then.run(); // closed by its user during the session
             return;
         }
+        java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable thenOnce = () -> {
+            if (once.compareAndSet(false, true)) {
+                then.run();
+            }
+        };
         register(ch, ok -> {
             if (ok) {
-                // Complete only once the pipeline has seen channelInactive, so the result comes last.
+                // Complete once the pipeline has seen channelInactive, so the result comes last...
                 ch.pipeline().addLast("splice4j-closed", new io.netty.channel.ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
                         ctx.fireChannelInactive();
-                        then.run();
+                        thenOnce.run();
                     }
                 });
-                ch.close();
+                ch.close(immediatePromise(ch)).addListener(f -> {
+                    // ...unless the loop is shutting down: then Netty may never get to fire it.
+                    if (ch.eventLoop().isShuttingDown()) {
+                        thenOnce.run();
+                    }
+                });
             } else {
                 ch.unsafe().closeForcibly(); // the loop is shutting down: close the socket without Netty's events
-                then.run();
+                thenOnce.run();
             }
         });
     }
@@ -190,10 +201,18 @@ final class SplicedTunnel {
             return;
         }
         try {
-            ch.eventLoop().register(ch).addListener(f -> then.accept(f.isSuccess()));
+            ch.eventLoop().register(immediatePromise(ch)).addListener(f -> then.accept(f.isSuccess()));
         } catch (RejectedExecutionException e) {
             then.accept(false);
         }
+    }
+
+    /**
+     * A promise whose listeners run on the thread that completes it. A channel promise normally notifies on the
+     * channel's event loop, which never happens once that loop has terminated: then the tunnel would never finish.
+     */
+    private static io.netty.channel.ChannelPromise immediatePromise(Channel ch) {
+        return new io.netty.channel.DefaultChannelPromise(ch, io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE);
     }
 
     private static ByteBuf wrap(ByteBuffer b) {
