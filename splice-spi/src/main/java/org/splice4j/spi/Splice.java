@@ -66,7 +66,10 @@ public final class Splice {
      * @throws IllegalStateException if a provider is named but unknown or unavailable, naming the property and reason
      */
     public static Optional<SpliceProvider> chooseProvider(SpliceConfig config) {
-        List<SpliceProvider> all = providers();
+        return chooseProvider(config, providers());
+    }
+
+    private static Optional<SpliceProvider> chooseProvider(SpliceConfig config, List<SpliceProvider> all) {
         String named = config.provider();
         if (named != null) {
             for (SpliceProvider p : all) {
@@ -93,7 +96,8 @@ public final class Splice {
     /** Why {@code config} selects no provider, or empty if it selects one. Never throws for a named provider. */
     public static Optional<String> unavailabilityCause(SpliceConfig config) {
         try {
-            return chooseProvider(config).isPresent() ? Optional.empty() : Optional.of(noProviderReason(providers()));
+            List<SpliceProvider> all = providers();
+            return chooseProvider(config, all).isPresent() ? Optional.empty() : Optional.of(noProviderReason(all));
         } catch (IllegalStateException e) {
             return Optional.of(e.getMessage());
         }
@@ -105,8 +109,9 @@ public final class Splice {
      * @throws IllegalStateException if no provider can serve this config (the message says why)
      */
     public static Splicer newSplicer(SpliceConfig config) {
-        SpliceProvider p = chooseProvider(config)
-                .orElseThrow(() -> new IllegalStateException(noProviderReason(providers())));
+        List<SpliceProvider> all = providers();
+        SpliceProvider p = chooseProvider(config, all)
+                .orElseThrow(() -> new IllegalStateException(noProviderReason(all)));
         return p.newSplicer(config);
     }
 
@@ -139,7 +144,7 @@ public final class Splice {
         try {
             SpliceConfig config = SpliceConfig.fromSystemProperties();
             List<SpliceProvider> all = providers();
-            Optional<SpliceProvider> chosen = chooseProvider(config);
+            Optional<SpliceProvider> chosen = chooseProvider(config, all);
             if (chosen.isEmpty()) {
                 defaultUnavailability = noProviderReason(all);
                 defaultFailure = new IllegalStateException(defaultUnavailability);

@@ -130,8 +130,7 @@ public abstract class RelayLoop {
         members.add(m);
         long timeout = m.idleTimeoutNanos();
         if (timeout > 0) {
-            // Check a few times per timeout, never more often than every 5 ms nor less often than every second.
-            long interval = Math.max(5_000_000L, Math.min(1_000_000_000L, timeout / 4));
+            long interval = idleScanInterval(timeout);
             if (interval < idleScanIntervalNanos) {
                 idleScanIntervalNanos = interval;
                 nextIdleScan = Math.min(nextIdleScan, System.nanoTime() + interval);
@@ -267,9 +266,14 @@ public abstract class RelayLoop {
             idleScanIntervalNanos = Long.MAX_VALUE;
             nextIdleScan = Long.MAX_VALUE;
         } else {
-            idleScanIntervalNanos = Math.max(5_000_000L, Math.min(1_000_000_000L, smallest / 4));
+            idleScanIntervalNanos = idleScanInterval(smallest);
             nextIdleScan = now + idleScanIntervalNanos;
         }
+    }
+
+    /** Checks a few times per timeout, never more often than every 5 ms nor less often than every second. */
+    private static long idleScanInterval(long timeoutNanos) {
+        return Math.max(5_000_000L, Math.min(1_000_000_000L, timeoutNanos / 4));
     }
 
     /** Logs an unexpected error without letting a repeating one flood the log or stall the loop. */
