@@ -6,58 +6,46 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.netty.SpliceRelay;
-import org.splice4j.spi.Splice;
-import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.Splicer;
-import org.splice4j.spi.contract.Peers;
+import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
 /** The forward sample itself, each transport, splicing on and off: 32 MiB both ways at once, SHA-256 checked. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ForwardSampleTest {
 
+    private LinuxTestbed bed;
     private Splicer splicer;
     private ServerSocketChannel target;
     private ExecutorService pool;
 
     @BeforeAll
     void start() throws IOException {
-        Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"));
-        splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
-        target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-        pool = Peers.newPool("peer");
+        bed = LinuxTestbed.open();
+        splicer = bed.splicer;
+        target = bed.target;
+        pool = bed.pool;
     }
 
     @AfterAll
     void stop() throws IOException {
-        if (splicer != null) {
-            pool.shutdownNow();
-            target.close();
-            splicer.close();
+        if (bed != null) {
+            bed.close();
         }
     }
 
-    static Stream<Arguments> modes() {
-        return Stream.of(Arguments.of("nio", true), Arguments.of("nio", false), Arguments.of("epoll", true),
-                Arguments.of("epoll", false));
-    }
-
     @ParameterizedTest(name = "{0}, splice={1}")
-    @MethodSource("modes")
+    @MethodSource("org.splice4j.samples.Socks5SampleTest#modes")
     void bothDirectionsArriveIntact(String transport, boolean splice) throws Exception {
         try (TunnelServer server = new TunnelServer(transport, splice ? new SpliceRelay(splicer) : new SpliceRelay())) {
             InetSocketAddress at = ForwardSample.start(server, new InetSocketAddress("127.0.0.1", 0),

@@ -16,7 +16,6 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -31,10 +30,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.netty.SpliceRelay;
-import org.splice4j.spi.Splice;
-import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.Splicer;
-import org.splice4j.spi.contract.Peers;
+import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
 /**
@@ -46,25 +43,23 @@ class Socks5SampleTest {
 
     private static final long MiB = 1L << 20;
 
+    private LinuxTestbed bed;
     private Splicer splicer;
     private ServerSocketChannel target;
     private ExecutorService pool;
 
     @BeforeAll
     void start() throws IOException {
-        Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"),
-                "epoll and the linux provider exist only on Linux");
-        splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
-        target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 512);
-        pool = Peers.newPool("peer");
+        bed = LinuxTestbed.open();
+        splicer = bed.splicer;
+        target = bed.target;
+        pool = bed.pool;
     }
 
     @AfterAll
     void stop() throws IOException {
-        if (splicer != null) {
-            pool.shutdownNow();
-            target.close();
-            splicer.close();
+        if (bed != null) {
+            bed.close();
         }
     }
 

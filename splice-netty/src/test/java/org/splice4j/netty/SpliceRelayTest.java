@@ -9,7 +9,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -20,19 +19,16 @@ import io.netty.channel.Channel;
 import io.netty.handler.logging.LoggingHandler;
 
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.splice4j.spi.Splice;
-import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.Splicer;
-import org.splice4j.spi.contract.Peers;
+import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
 /** A real Netty forwarder, NIO and epoll, splicing on and off, with blocking JDK peers checking SHA-256. */
@@ -41,25 +37,23 @@ class SpliceRelayTest {
 
     private static final long MiB = 1L << 20;
 
+    private LinuxTestbed bed;
     private Splicer splicer;
     private ServerSocketChannel target;
     private ExecutorService pool;
 
     @BeforeAll
     void start() throws IOException {
-        Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"),
-                "the epoll transport and the linux provider exist only on Linux");
-        splicer = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
-        target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 128);
-        pool = Peers.newPool("peer");
+        bed = LinuxTestbed.open();
+        splicer = bed.splicer;
+        target = bed.target;
+        pool = bed.pool;
     }
 
     @AfterAll
     void stop() throws IOException {
-        if (splicer != null) {
-            pool.shutdownNow();
-            target.close();
-            splicer.close();
+        if (bed != null) {
+            bed.close();
         }
     }
 
