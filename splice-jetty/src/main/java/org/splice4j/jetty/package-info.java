@@ -1,5 +1,15 @@
 /**
- * The Jetty adapter: {@code SpliceConnectHandler}, Upgrade tunnels and {@code SpliceProxyServlet}.
- * Its classes arrive with the Jetty adapter issue; until then this module holds only its coordinates.
+ * The Jetty 12.1 adapter.
+ *
+ * <ul>
+ *   <li>{@link org.splice4j.jetty.SpliceConnectHandler}: a drop-in {@code ConnectHandler} whose CONNECT tunnels the
+ *   kernel relays once the 200 is sent;</li>
+ *   <li>{@link org.splice4j.jetty.SpliceUpgradeHandler}: HTTP/1.1 Upgrade (WebSocket over {@code ws://}) tunnels
+ *   through a forward proxy, which stock {@code ProxyServlet} does not offer;</li>
+ *   <li>{@code org.splice4j.jetty.ee10.SpliceProxyServlet}: large pass-through response bodies spliced.</li>
+ * </ul>
+ *
+ * Each splices only when {@code splice4j.enabled=true} and a provider is available, and only sockets that carry
+ * opaque bytes: cleartext TCP on both sides. Everything else takes the stock path.
  */
 package org.splice4j.jetty;

@@ -1,6 +1,7 @@
 package org.splice4j.spi.contract;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.security.MessageDigest;
@@ -73,6 +74,50 @@ public final class Streams {
                 break;
             }
             md.update(buf.array(), 0, n);
+            total += n;
+        }
+        return new Received(total, HexFormat.of().formatHex(md.digest()));
+    }
+
+    /** The seeded stream as an {@link InputStream} of {@code size} bytes (the bytes {@link #write} sends). */
+    public static InputStream inputStream(long seed, long size) {
+        return new InputStream() {
+            private final SplittableRandom random = new SplittableRandom(seed);
+            private final byte[] chunk = new byte[CHUNK];
+            private int pos = CHUNK;
+            private long left = size;
+
+            @Override
+            public int read() {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                if (left == 0) {
+                    return -1;
+                }
+                if (pos == CHUNK) {
+                    random.nextBytes(chunk);
+                    pos = 0;
+                }
+                int n = (int) Math.min(Math.min(len, CHUNK - pos), left);
+                System.arraycopy(chunk, pos, b, off, n);
+                pos += n;
+                left -= n;
+                return n;
+            }
+        };
+    }
+
+    /** Reads a stream to its end. */
+    public static Received readToEnd(InputStream in) throws IOException {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[CHUNK];
+        long total = 0;
+        for (int n; (n = in.read(buf)) >= 0; ) {
+            md.update(buf, 0, n);
             total += n;
         }
         return new Received(total, HexFormat.of().formatHex(md.digest()));

@@ -1,0 +1,200 @@
+package org.splice4j.jetty;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+import org.eclipse.jetty.io.EndPoint;
+
+import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.SpliceOptions;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.Splicer;
+
+/**
+ * One tunnel between a client socket and a server socket, relayed by a {@link Splicer} once Jetty no longer reads or
+ * writes either of them.
+ *
+ * <p>Jetty keeps owning its endpoints (the provider works on its own dups): when the session ends the tunnel closes
+ * them through {@link EndPoint#close}, so Jetty's connection listeners, statistics and selector see a normal close. A
+ * close that starts on Jetty's side (server stop, an error) must call {@link #closedByJetty()} from the connection's
+ * {@code onClose}; the session is then cancelled, which shuts the sockets down on the provider's dups so the peers
+ * see the close even though those dups kept the sockets alive.
+ *
+ * <p>Jetty's idle timeout is enforced by reads and writes, which stop here; it is switched off on both endpoints and
+ * the shorter of the two is handed to the session instead.
+ */
+final class SplicedTunnel {
+
+    private static final System.Logger LOG = System.getLogger(SplicedTunnel.class.getName());
+
+    private final Splicer splicer;
+    private final Side client;
+    private final Side server;
+    private final CompletableFuture<SpliceResult> result = new CompletableFuture<>();
+    private volatile SpliceSession session;
+    private volatile boolean jettyClosed;
+
+    SplicedTunnel(Splicer splicer, Side client, Side server) {
+        this.splicer = splicer;
+        this.client = client;
+        this.server = server;
+    }
+
+    /**
+     * The socket under {@code endPoint} when its bytes are opaque and it can be spliced: a cleartext TCP socket over
+     * IPv4 or IPv6. Null for TLS ({@code SslEndPoint} has an endpoint, not a channel, as transport), HTTP/2 streams,
+     * Unix-domain sockets and anything else.
+     */
+    static SocketChannel spliceableSocket(EndPoint endPoint) {
+        if (endPoint == null || endPoint.isSecure() || !(endPoint.getTransport() instanceof SocketChannel ch)) {
+            return null;
+        }
+        // A Unix-domain SocketChannel is a SocketChannel too: the address family decides.
+        return endPoint.getRemoteSocketAddress() instanceof InetSocketAddress && ch.isOpen() ? ch : null;
+    }
+
+    /**
+     * Starts splicing.
+     *
+     * @return false if the splicer refused these sockets (nothing was changed: the caller relays them the stock way)
+     */
+    boolean start() {
+        long idle = Math.min(client.suspendIdleTimeout(), server.suspendIdleTimeout());
+        SpliceOptions options = SpliceOptions.defaults().withLabel(client + "<->" + server);
+        if (idle != Long.MAX_VALUE) {
+            options = options.withIdleTimeout(Duration.ofMillis(idle));
+        }
+        SpliceSession s;
+        try {
+            s = splicer.splice(client.endpoint(), server.endpoint(), options);
+        } catch (IllegalArgumentException | IllegalStateException refused) {
+            LOG.log(Level.DEBUG, "splice4j: relaying {0} the stock way: {1}", options.label(), refused.getMessage());
+            client.restoreIdleTimeout();
+            server.restoreIdleTimeout();
+            return false;
+        }
+        session = s;
+        if (jettyClosed) {
+            s.cancel(); // Jetty closed an endpoint while the session was being made
+        }
+        s.completion().whenComplete((r, never) -> finish(r));
+        return true;
+    }
+
+    /** From a connection's {@code onClose}, on any thread: ends the session, synchronously. */
+    void closedByJetty() {
+        jettyClosed = true;
+        SpliceSession s = session;
+        if (s != null) {
+            s.cancel();
+        }
+    }
+
+    /** Completes when both sockets are closed, with what the session relayed. */
+    CompletionStage<SpliceResult> result() {
+        return result;
+    }
+
+    /** The splicer's notifier thread (never a loop thread): closes both sockets, then reports. */
+    private void finish(SpliceResult r) {
+        boolean abortive = r.outcome() == SpliceResult.Outcome.RESET;
+        Throwable cause = r.cause().orElse(null);
+        client.close(abortive, cause);
+        server.close(abortive, cause);
+        LOG.log(Level.DEBUG, "splice4j: tunnel {0} ended: {1}", session.label(), r);
+        result.complete(r);
+    }
+
+    /** One socket of the tunnel: a Jetty endpoint, or a channel the tunnel owns (an Upgrade tunnel's server side). */
+    static final class Side {
+        private final EndPoint endPoint;
+        private final SocketChannel channel;
+        private final ByteBuffer alreadyRead;
+        private long jettyIdleTimeout;
+
+        private Side(EndPoint endPoint, SocketChannel channel, ByteBuffer alreadyRead) {
+            this.endPoint = endPoint;
+            this.channel = channel;
+            this.alreadyRead = alreadyRead;
+        }
+
+        /**
+         * A Jetty endpoint accepted by {@link #spliceableSocket}, and bytes read from it that the other side must
+         * get first (may be null).
+         */
+        static Side of(EndPoint endPoint, ByteBuffer alreadyRead) {
+            SocketChannel ch = spliceableSocket(endPoint);
+            if (ch == null) {
+                throw new IllegalArgumentException("not a cleartext TCP endpoint: " + endPoint);
+            }
+            return new Side(endPoint, ch, alreadyRead);
+        }
+
+        /** A non-blocking connected channel that the tunnel owns and closes, and bytes read from it ahead. */
+        static Side ofOwned(SocketChannel channel, ByteBuffer alreadyRead) {
+            return new Side(null, channel, alreadyRead);
+        }
+
+        SpliceEndpoint endpoint() {
+            return SpliceEndpoint.of(channel, alreadyRead);
+        }
+
+        /** Switches Jetty's idle timeout off and returns it (MAX_VALUE when there is none). */
+        long suspendIdleTimeout() {
+            if (endPoint == null) {
+                return Long.MAX_VALUE;
+            }
+            jettyIdleTimeout = endPoint.getIdleTimeout();
+            endPoint.setIdleTimeout(0);
+            return jettyIdleTimeout > 0 ? jettyIdleTimeout : Long.MAX_VALUE;
+        }
+
+        void restoreIdleTimeout() {
+            if (endPoint != null) {
+                endPoint.setIdleTimeout(jettyIdleTimeout);
+            }
+        }
+
+        void close(boolean abortive, Throwable cause) {
+            if (abortive) {
+                try {
+                    // Linger 0: the peer gets a reset too, the way a proxy tells a client its tunnel failed.
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                } catch (IOException | RuntimeException alreadyClosed) {
+                    // nothing to reset
+                }
+            }
+            if (endPoint != null) {
+                // Jetty owns the socket: close it through Jetty so its listeners and selector see the close.
+                endPoint.close(cause);
+            } else {
+                try {
+                    channel.close(); // the tunnel owns this channel (the Upgrade handler opened it)
+                } catch (IOException e) {
+                    LOG.log(Level.DEBUG, "splice4j: closing " + channel, e);
+                }
+            }
+        }
+
+        @Override
+        public String toString() {
+            return String.valueOf(endPoint != null ? endPoint.getRemoteSocketAddress() : remote(channel));
+        }
+
+        private static Object remote(SocketChannel ch) {
+            try {
+                return ch.getRemoteAddress();
+            } catch (IOException e) {
+                return ch;
+            }
+        }
+    }
+}
