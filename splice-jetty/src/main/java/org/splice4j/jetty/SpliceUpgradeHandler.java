@@ -1,0 +1,344 @@
+package org.splice4j.jetty;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
+
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpStream;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.AsciiLowerCaseSet;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.HostPort;
+import org.eclipse.jetty.util.IncludeExclude;
+import org.eclipse.jetty.util.StringUtil;
+
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.Splicer;
+
+/**
+ * HTTP/1.1 Upgrade tunnels (WebSocket over {@code ws://}, or any other protocol) through a forward proxy, which stock
+ * {@code ProxyServlet} does not offer: it strips the {@code Upgrade} header (Jetty issues 8883 and 10811).
+ *
+ * <p>Put it in front of the context that holds the proxy servlet (and behind a {@link SpliceConnectHandler}, which
+ * takes the CONNECT requests, {@code wss://} included). For a request in absolute form ({@code GET http://host:port/path}
+ * with {@code Connection: Upgrade} and an {@code Upgrade} header) it connects to {@code host:port}, sends the request
+ * there in origin form, and relays the answer: a 101 goes back to the client with the server's headers, and then
+ * both sockets are spliced (copied, through a small portable relay, when splicing is off); any other status is
+ * relayed with its body (up to 64 KiB) and the server connection closed. Requests in origin form, requests with a
+ * body, and connections that are not cleartext HTTP/1.1 go to the next handler unchanged.
+ *
+ * <p>Access control mirrors {@code ConnectHandler}: {@link #handleAuthentication} (407 when false), the host
+ * include/exclude list of {@link #getHostIncludeExclude()} and {@link #validateDestination} (403 when false). A
+ * server that cannot be reached gets 502, one that does not answer in time 504, as {@code ProxyServlet} answers.
+ * {@link #setIdleTimeout} is the tunnel's idle timeout (default 30 s, as {@code ConnectHandler}'s).
+ */
+public class SpliceUpgradeHandler extends Handler.Wrapper {
+
+    private static final System.Logger LOG = System.getLogger(SpliceUpgradeHandler.class.getName());
+    private static final int MAX_RELAYED_BODY = 64 * 1024;
+    /** Response headers that concern only the hop from the server to the proxy. */
+    private static final Set<String> HOP_BY_HOP = Set.of("keep-alive", "proxy-connection", "transfer-encoding",
+            "te", "trailer", "proxy-authenticate", "content-length");
+
+    private final IncludeExclude<String> hosts = new IncludeExclude<>(AsciiLowerCaseSet.class);
+    private final LongAdder spliced = new LongAdder();
+    private final LongAdder copied = new LongAdder();
+    private long connectTimeout = 15_000;
+    private long idleTimeout = 30_000;
+    private Splicer configured;
+    private SplicerChoice choice;
+    /** Relays tunnels by copying when splicing is off; made at start, closed at stop. */
+    private Splicer copier;
+
+    public SpliceUpgradeHandler() {
+    }
+
+    public SpliceUpgradeHandler(Handler handler) {
+        super(handler);
+    }
+
+    /** The splicer to use instead of the default one; the caller keeps owning it. Set before start. */
+    public void setSplicer(Splicer splicer) {
+        this.configured = splicer;
+    }
+
+    public boolean isSplicing() {
+        SplicerChoice c = choice;
+        return c != null && c.splicer != null;
+    }
+
+    public long getConnectTimeout() {
+        return connectTimeout;
+    }
+
+    public void setConnectTimeout(long millis) {
+        this.connectTimeout = millis;
+    }
+
+    public long getIdleTimeout() {
+        return idleTimeout;
+    }
+
+    /** The tunnel's idle timeout in milliseconds; 0 or less for none. */
+    public void setIdleTimeout(long millis) {
+        this.idleTimeout = millis;
+    }
+
+    /** The {@code host:port} strings allowed and refused, as {@code ConnectHandler.getHostIncludeExclude()}. */
+    public IncludeExclude<String> getHostIncludeExclude() {
+        return hosts;
+    }
+
+    /** Tunnels relayed by the splicer since start. */
+    public long getSplicedTunnels() {
+        return spliced.sum();
+    }
+
+    /** Tunnels relayed by copying since start. */
+    public long getCopiedTunnels() {
+        return copied.sum();
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        choice = SplicerChoice.resolve(configured, this);
+        // A small portable relay for the tunnels the splicer does not take: 64 KiB per direction, not the copy
+        // provider's 1 MiB default, since WebSocket tunnels are many and mostly idle.
+        copier = Splice.newSplicer(SpliceConfig.defaults().withProvider(Splice.COPY).withCopyBufferSize(64 * 1024));
+        spliced.reset();
+        copied.reset();
+        super.doStart();
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        super.doStop();
+        Splicer c = copier;
+        copier = null;
+        if (c != null) {
+            c.close(); // ends the copied tunnels still open; the connector's stop ends the spliced ones
+        }
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+        HttpURI uri = request.getHttpURI();
+        if (!isProxiedUpgrade(request, uri)) {
+            return super.handle(request, response, callback);
+        }
+        EndPoint clientSide = request.getConnectionMetaData().getConnection().getEndPoint();
+        if (SplicedTunnel.spliceableSocket(clientSide) == null) {
+            return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
+        }
+        String address = uri.getAuthority();
+        if (!handleAuthentication(request, response, address)) {
+            refuse(request, response, callback, HttpStatus.PROXY_AUTHENTICATION_REQUIRED_407);
+            return true;
+        }
+        HostPort hostPort = new HostPort(address);
+        int port = hostPort.getPort(80);
+        if (!validateDestination(hostPort.getHost(), port)) {
+            refuse(request, response, callback, HttpStatus.FORBIDDEN_403);
+            return true;
+        }
+        BackendHandshake server;
+        try {
+            server = BackendHandshake.connect(new InetSocketAddress(hostPort.getHost(), port), connectTimeout);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " cannot connect", e);
+            refuse(request, response, callback, e instanceof SocketTimeoutException
+                    ? HttpStatus.GATEWAY_TIMEOUT_504 : HttpStatus.BAD_GATEWAY_502);
+            return true;
+        }
+        boolean handedOver = false;
+        try {
+            server.sendRequest(request.getMethod(), uri.getPathQuery() == null ? "/" : uri.getPathQuery(),
+                    request.getHeaders());
+            BackendHandshake.Head head = server.readResponseHead(idleTimeout > 0 ? idleTimeout : connectTimeout);
+            if (head.status() != HttpStatus.SWITCHING_PROTOCOLS_101) {
+                relayRefusal(server, head, request, response, callback);
+                return true;
+            }
+            copyHeaders(head, response);
+            response.setStatus(HttpStatus.SWITCHING_PROTOCOLS_101);
+            SocketChannel serverChannel = server.handOver();
+            handedOver = true;
+            // Jetty upgrades the client's endpoint to this connection once the 101 is written; it then opens it.
+            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE,
+                    new TunnelConnection(clientSide, serverChannel, server.readAhead()));
+            callback.succeeded();
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " failed during its handshake", e);
+            refuse(request, response, callback, e instanceof SocketTimeoutException
+                    ? HttpStatus.GATEWAY_TIMEOUT_504 : HttpStatus.BAD_GATEWAY_502);
+        } finally {
+            if (!handedOver) {
+                server.close(); // ours until the tunnel owns it
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Whether {@code request} asks this proxy for an Upgrade tunnel: HTTP/1.1, a bodiless GET in absolute form with an
+     * http or ws scheme, {@code Connection: Upgrade} and an {@code Upgrade} header.
+     */
+    protected boolean isProxiedUpgrade(Request request, HttpURI uri) {
+        if (request.getConnectionMetaData().getHttpVersion() != HttpVersion.HTTP_1_1
+                || !HttpMethod.GET.is(request.getMethod()) || uri.getHost() == null || uri.getScheme() == null) {
+            return false;
+        }
+        String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("ws")) {
+            return false;
+        }
+        if (request.getLength() > 0 || request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING)) {
+            return false;
+        }
+        return request.getHeaders().contains(HttpHeader.UPGRADE)
+                && request.getHeaders().contains(HttpHeader.CONNECTION, "upgrade");
+    }
+
+    /** As {@code ConnectHandler.handleAuthentication}: true to go on, false for a 407. The default allows all. */
+    protected boolean handleAuthentication(Request request, Response response, String address) {
+        return true;
+    }
+
+    /** As {@code ConnectHandler.validateDestination}: checks {@code host:port} against the include/exclude list. */
+    public boolean validateDestination(String host, int port) {
+        return hosts.test(host + ":" + port);
+    }
+
+    /** Called when a tunnel has ended and both sockets are closed, on a splicer's notifier thread. */
+    protected void onTunnelEnded(SpliceResult result) {
+    }
+
+    private static void refuse(Request request, Response response, Callback callback, int status) {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        Response.writeError(request, response, callback, status);
+    }
+
+    private static void copyHeaders(BackendHandshake.Head head, Response response) {
+        for (String[] f : head.fields()) {
+            if (!HOP_BY_HOP.contains(f[0].toLowerCase(Locale.ROOT))) {
+                response.getHeaders().add(f[0], f[1]);
+            }
+        }
+    }
+
+    /** The server said no: pass its status, headers and a small body on, then close this connection. */
+    private static void relayRefusal(BackendHandshake server, BackendHandshake.Head head, Request request,
+                                     Response response, Callback callback) throws IOException {
+        String length = head.get("content-length");
+        byte[] body = new byte[0];
+        if (length != null && StringUtil.isNotBlank(length)) {
+            long n = Long.parseLong(length.trim());
+            if (n > 0 && n <= MAX_RELAYED_BODY) {
+                body = server.readBody((int) n);
+            }
+        }
+        copyHeaders(head, response);
+        response.getHeaders().remove(HttpHeader.UPGRADE);
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        response.setStatus(head.status());
+        response.write(true, ByteBuffer.wrap(body), callback);
+    }
+
+    /**
+     * What the client's endpoint becomes after the 101: a connection that never reads. On open it hands both sockets
+     * to the splicer, or to the copying relay when splicing is off or refused.
+     */
+    private final class TunnelConnection extends AbstractConnection implements Connection.UpgradeTo {
+        private final SocketChannel server;
+        private final ByteBuffer serverReadAhead;
+        private ByteBuffer clientReadAhead;
+        private volatile SplicedTunnel tunnel;
+        private volatile boolean closed;
+
+        TunnelConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
+            super(endPoint, Runnable::run);
+            this.server = server;
+            this.serverReadAhead = serverReadAhead;
+        }
+
+        @Override
+        public void onUpgradeTo(ByteBuffer buffer) {
+            clientReadAhead = buffer; // bytes the client sent after its request, in a buffer Jetty gave away
+        }
+
+        @Override
+        public void onOpen() {
+            super.onOpen();
+            long timeout = idleTimeout;
+            getEndPoint().setIdleTimeout(timeout > 0 ? timeout : 0);
+            SplicerChoice c = choice;
+            Splicer copying = copier;
+            if (c.splicer != null && start(c.splicer)) {
+                spliced.increment();
+            } else if (copying != null && start(copying)) {
+                copied.increment();
+            } else {
+                LOG.log(Level.WARNING, "splice4j: no relay took the upgrade tunnel from {0}; closing it",
+                        getEndPoint().getRemoteSocketAddress());
+                close();
+                try {
+                    server.close();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
+            }
+        }
+
+        private boolean start(Splicer splicer) {
+            SplicedTunnel t = new SplicedTunnel(splicer, SplicedTunnel.Side.of(getEndPoint(), clientReadAhead),
+                    SplicedTunnel.Side.ofOwned(server, serverReadAhead));
+            tunnel = t;
+            if (!t.start()) {
+                return false;
+            }
+            if (closed) {
+                t.closedByJetty();
+            }
+            t.result().thenAccept(SpliceUpgradeHandler.this::onTunnelEnded);
+            return true;
+        }
+
+        @Override
+        public void onFillable() {
+            // never fill-interested: the relay reads
+        }
+
+        @Override
+        public boolean onIdleExpired(java.util.concurrent.TimeoutException timeout) {
+            return false; // the relay enforces the idle timeout
+        }
+
+        @Override
+        public void onClose(Throwable cause) {
+            closed = true;
+            SplicedTunnel t = tunnel;
+            if (t != null) {
+                t.closedByJetty();
+            }
+            super.onClose(cause);
+        }
+    }
+}
