@@ -5,7 +5,7 @@ Forward HTTP proxy (ee10) whose CONNECT and Upgrade tunnels the kernel relays wi
 Splicing needs the system property splice4j.enabled=true and Linux; otherwise everything behaves like the stock
 ee10-proxy module (Upgrade tunnels, which stock ProxyServlet lacks, are then relayed by copying).
 This module takes the place of ee10-proxy (enable one of the two): it reads the same jetty.proxy.* properties, but
-installs org.splice4j.jetty.SpliceConnectHandler where ee10-proxy hard-codes ConnectHandler, puts
+installs org.splice4j.jetty.SpliceConnectHandler instead of the ConnectHandler ee10-proxy hard-codes, puts
 org.splice4j.jetty.SpliceUpgradeHandler in front of the proxy context, and makes
 org.splice4j.jetty.SpliceProxyServlet the default proxy servlet.
 Its [exec] section adds JVM flags, so start.jar runs Jetty in a forked JVM.
@@ -69,10 +69,10 @@ etc/splice4j.xml
 ## The prefix of the URI path in context to strip from the incoming URI (ProxyServlet$Transparent only).
 # jetty.proxy.prefix=
 
-## CONNECT tunnels: timeout to connect to the destination, and idle timeout of a tunnel (for a spliced
-## tunnel, the idle timeout of the whole session), in milliseconds.
-# jetty.proxy.connect.connectTimeout=15000
-# jetty.proxy.connect.idleTimeout=30000
+## CONNECT and Upgrade tunnels: timeout to connect to the destination, and idle timeout of a tunnel (for a
+## spliced tunnel, the idle timeout of the whole session), in milliseconds.
+# jetty.proxy.tunnel.connectTimeout=15000
+# jetty.proxy.tunnel.idleTimeout=30000
 
 ## The proxy HttpClient max number of threads.
 # jetty.proxy.maxThreads=128

@@ -113,22 +113,26 @@ class JettyHomeModuleIT {
                 "jetty.http.host=127.0.0.1",
                 "jetty.http.port=0",
                 "jetty.server.dumpAfterStart=true")) {
-            String started = jetty.awaitLine(l -> CONNECTOR_PORT.matcher(l).find(), START_TIMEOUT_S);
-            Matcher m = CONNECTOR_PORT.matcher(started);
+            Matcher m = CONNECTOR_PORT.matcher(jetty.awaitLine(l -> CONNECTOR_PORT.matcher(l).find(), START_TIMEOUT_S));
             assertThat(m.find()).isTrue();
             int proxyPort = Integer.parseInt(m.group(1));
             // The dump (jetty.server.dumpAfterStart) ends with its legend: by then the whole tree has been printed.
             jetty.awaitLine(l -> l.startsWith("legend:"), START_TIMEOUT_S);
 
-            assertThat(jetty.output())
+            List<String> started = jetty.output();
+            assertThat(started)
                     .as("the module forks a JVM for its [exec] flags")
                     .anyMatch(l -> l.contains("Forking second JVM due to forking module(s): [splice4j]"))
-                    .as("SpliceConnectHandler sits where ee10-proxy puts ConnectHandler")
-                    .anyMatch(l -> l.contains("Started oeje10s.ServletContextHandler@")
-                            && l.contains("h=osj.SpliceConnectHandler@"))
-                    .as("SpliceUpgradeHandler wraps the proxy context")
-                    .anyMatch(l -> l.contains("osj.SpliceUpgradeHandler@") && l.contains("STARTED"))
+                    .as("no stock ConnectHandler anywhere")
                     .noneMatch(l -> l.contains("oejsh.ConnectHandler@"));
+            // The dump's tree: Contexts > SpliceConnectHandler > SpliceUpgradeHandler > the proxy's context.
+            int connect = firstLine(started, "+= osj.SpliceConnectHandler@");
+            int upgrade = firstLine(started, "+= osj.SpliceUpgradeHandler@");
+            int context = firstLine(started, "+= oeje10s.ServletContextHandler@");
+            assertThat(connect).as("SpliceConnectHandler in the dump").isNotNegative();
+            assertThat(upgrade).as("SpliceUpgradeHandler right under it").isEqualTo(connect + 1);
+            assertThat(context).as("the proxy context right under that").isEqualTo(upgrade + 1);
+
             if (enabled) {
                 assertThat(jetty.output()).anyMatch(l -> l.contains("splice4j: using provider linux"));
             }
@@ -222,6 +226,16 @@ class JettyHomeModuleIT {
             assertThat(homes).as("one jetty-home-* directory under " + unpacked).hasSize(1);
             return homes.get(0);
         }
+    }
+
+    /** The index of the first line that contains {@code text}, or -1. */
+    private static int firstLine(List<String> lines, String text) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(text)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static int contentLength(String head) {
@@ -337,10 +351,15 @@ class JettyHomeModuleIT {
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             List<ProcessHandle> tree = process.descendants().toList(); // the forked JVM; gone from here once orphaned
             process.destroy(); // SIGTERM: start.jar's shutdown hook destroys the forked JVM
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            try {
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 process.destroyForcibly();
             }
             for (ProcessHandle p : tree) {

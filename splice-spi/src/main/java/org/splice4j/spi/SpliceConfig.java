@@ -164,8 +164,16 @@ public final class SpliceConfig {
         }
     }
 
-    /** Bytes, or a number with a {@code k} or {@code m} (or {@code g}) suffix, binary multiples. */
-    static long parseSize(String property, String value, long dflt, String range) {
+    /**
+     * Bytes, or a number with a {@code k} or {@code m} (or {@code g}) suffix, binary multiples; adapters parse their
+     * own size settings with it so every splice4j size reads the same way.
+     *
+     * @param property the setting's name, for the message
+     * @param value    the text, or null or blank for {@code dflt}
+     * @param range    the accepted range in words, for the message
+     * @throws IllegalArgumentException naming the setting, the value and what is accepted
+     */
+    public static long parseSize(String property, String value, long dflt, String range) {
         String v = trimToNull(value);
         if (v == null) {
             return dflt;

@@ -1,0 +1,270 @@
+package org.splice4j.jetty;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
+
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.client.transport.HttpRequest;
+import org.eclipse.jetty.ee10.proxy.ProxyServlet;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.ConnectionMetaData;
+
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.Splicer;
+
+/**
+ * A {@link ProxyServlet} that splices large pass-through response bodies from the server connection to the client
+ * connection.
+ *
+ * <p>A response is spliced when all of these hold, and goes the stock way otherwise: splicing is on and a provider
+ * other than {@code copy} is available; the request is a GET from a cleartext HTTP/1.1 client connection; the
+ * server answered 200 or 206 over cleartext HTTP/1.1 with a {@code Content-Length} of at least the
+ * {@value #THRESHOLD_PARAM} init-parameter (default 1 MiB) and no {@code Transfer-Encoding}; and nothing between
+ * the servlet and the connection can transform the content (no servlet filter wrapping the response, no
+ * {@code Response} wrapper such as a compression handler in front of the context).
+ *
+ * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
+ * else wrote the body; its own work on that, Jetty issue 13392, is planned for Jetty 13):
+ * <ul>
+ *   <li>The response head is written by this servlet, with {@code Connection: close}: both connections end with the
+ *   response, so neither is kept alive.</li>
+ *   <li>Jetty's access log and statistics see the status but not the spliced bytes; use {@link #onSplicedResponse}
+ *   to count them.</li>
+ *   <li>The server connection gets a FIN as soon as the body is handed over, so nothing the client sends afterwards
+ *   can reach the server past the proxy.</li>
+ * </ul>
+ */
+public class SpliceProxyServlet extends ProxyServlet {
+
+    private static final System.Logger LOG = System.getLogger(SpliceProxyServlet.class.getName());
+
+    /** The init-parameter naming the smallest Content-Length that is spliced; a size such as {@code 1m}. */
+    public static final String THRESHOLD_PARAM = "spliceThreshold";
+    /** Its default, 1 MiB: below that, a new connection per response costs more than splicing saves. */
+    public static final long DEFAULT_THRESHOLD = 1 << 20;
+
+    private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "transfer-encoding",
+            "proxy-connection", "te", "trailer", "upgrade", "content-length");
+
+    private final LongAdder splicedResponses = new LongAdder();
+    private Splicer configured;
+    private Splicer splicer;
+    private long threshold;
+
+    /** The splicer to use instead of the default one; the caller keeps owning it. Set before init. */
+    public void setSplicer(Splicer splicer) {
+        this.configured = splicer;
+    }
+
+    /** Whether large bodies are spliced (known once initialised). */
+    public boolean isSplicing() {
+        return splicer != null;
+    }
+
+    public long getSpliceThreshold() {
+        return threshold;
+    }
+
+    /** How many responses were spliced since init. */
+    public long getSplicedResponses() {
+        return splicedResponses.sum();
+    }
+
+    @Override
+    public void init() throws ServletException {
+        super.init();
+        try {
+            threshold = SpliceConfig.parseSize(THRESHOLD_PARAM, getInitParameter(THRESHOLD_PARAM), DEFAULT_THRESHOLD,
+                    "from 0 to 2g");
+            Splicer s = SplicerChoice.resolve(configured, this).splicer;
+            // The copy provider relays through the channels themselves, which Jetty's client closes once the
+            // exchange is handed over: only a provider that works on its own descriptors can take the body.
+            this.splicer = s != null && !Splice.COPY.equals(s.providerName()) ? s : null;
+        } catch (IllegalArgumentException e) {
+            throw new ServletException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected Response.Listener newProxyResponseListener(HttpServletRequest request, HttpServletResponse response) {
+        return new SplicingResponseListener(request, response);
+    }
+
+    /**
+     * Called when a spliced response has ended and both connections are closed, on a splicer's notifier thread;
+     * {@code result.bytesBToA()} counts the head and the body as the client received them.
+     */
+    protected void onSplicedResponse(HttpServletRequest request, SpliceResult result) {
+    }
+
+    /** Hands a large body to the splicer at its first byte, or relays the response the stock way. */
+    protected class SplicingResponseListener extends ProxyResponseListener {
+        private final HttpServletRequest request;
+        private final HttpServletResponse response;
+        private volatile boolean handedOver;
+
+        protected SplicingResponseListener(HttpServletRequest request, HttpServletResponse response) {
+            super(request, response);
+            this.request = request;
+            this.response = response;
+        }
+
+        @Override
+        public void onContentSource(Response proxyResponse, Content.Source source) {
+            EndPoint[] ends = spliceable(proxyResponse);
+            if (ends == null) {
+                super.onContentSource(proxyResponse, source);
+                return;
+            }
+            // One read takes whatever the client's parser already holds: it returns all of the body left in its
+            // network buffer as one chunk, and the rest is still in the socket. From here on nobody demands, so Jetty
+            // no longer reads that socket.
+            Content.Chunk chunk = source.read();
+            if (chunk != null && (Content.Chunk.isFailure(chunk) || chunk.isLast())) {
+                stock(proxyResponse, source, chunk); // a failure, or the whole body was already read
+                return;
+            }
+            ByteBuffer prefix = responseHead(proxyResponse, chunk);
+            try {
+                // The server gets a FIN: nothing the client sends from now on can reach it past the proxy, and it
+                // closes once the body is sent, which ends that direction of the tunnel.
+                ends[1].shutdownOutput();
+            } catch (RuntimeException e) {
+                LOG.log(Level.DEBUG, "splice4j: cannot half-close the server connection", e);
+            }
+            SplicedTunnel tunnel = new SplicedTunnel(splicer, SplicedTunnel.Side.of(ends[0], null),
+                    SplicedTunnel.Side.of(ends[1], prefix));
+            handedOver = true;
+            if (!tunnel.start()) {
+                handedOver = false;
+                stock(proxyResponse, source, chunk);
+                return;
+            }
+            if (chunk != null) {
+                chunk.release();
+            }
+            splicedResponses.increment();
+            AsyncContext async = request.getAsyncContext();
+            tunnel.result().thenAccept(r -> {
+                try {
+                    onSplicedResponse(request, r);
+                } finally {
+                    async.complete(); // the client connection is closed: Jetty ends the exchange quietly
+                }
+            });
+            // Jetty's client must forget this exchange (its timeout would otherwise fire mid-body); it closes its
+            // channel, and the provider keeps relaying on its own descriptor.
+            proxyResponse.abort(new SplicedResponseException());
+        }
+
+        /** The stock path, resumed with a chunk already read. */
+        private void stock(Response proxyResponse, Content.Source source, Content.Chunk chunk) {
+            if (chunk == null) {
+                super.onContentSource(proxyResponse, source);
+                return;
+            }
+            if (Content.Chunk.isFailure(chunk)) {
+                proxyResponse.abort(chunk.getFailure());
+                return;
+            }
+            try {
+                onContent(proxyResponse, chunk,
+                        () -> source.demand(() -> SplicingResponseListener.super.onContentSource(proxyResponse, source)));
+            } catch (Throwable x) {
+                proxyResponse.abort(x);
+            } finally {
+                chunk.release();
+            }
+        }
+
+        @Override
+        public void onComplete(Result result) {
+            if (!handedOver) {
+                super.onComplete(result); // a spliced response completes when its tunnel ends, not here
+            }
+        }
+
+        /** The client's and the server's endpoints if this response can be spliced, else null. */
+        private EndPoint[] spliceable(Response proxyResponse) {
+            if (splicer == null || !HttpMethod.GET.is(request.getMethod()) || response.isCommitted()
+                    || proxyResponse.getVersion() != HttpVersion.HTTP_1_1
+                    || (proxyResponse.getStatus() != 200 && proxyResponse.getStatus() != 206)
+                    || proxyResponse.getHeaders().contains(HttpHeader.TRANSFER_ENCODING)
+                    || proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH) < Math.max(1, threshold)) {
+                return null;
+            }
+            ServletContextRequest servletRequest = ServletContextRequest.getServletContextRequest(request);
+            if (servletRequest == null || response != servletRequest.getServletApiResponse()
+                    || servletRequest.getServletContextResponse().getWrapped()
+                            instanceof org.eclipse.jetty.server.Response.Wrapper) {
+                return null; // something between this servlet and the connection may transform the body
+            }
+            ConnectionMetaData client = servletRequest.getConnectionMetaData();
+            if (client.getHttpVersion() != HttpVersion.HTTP_1_1 || client.isSecure()) {
+                return null; // HTTP/2 multiplexes streams over the socket; TLS ends here
+            }
+            EndPoint clientEnd = client.getConnection().getEndPoint();
+            EndPoint serverEnd = proxyResponse.getRequest() instanceof HttpRequest r
+                    ? (EndPoint) r.getConversation().getAttribute(EndPoint.class.getName()) : null;
+            if (SplicedTunnel.spliceableSocket(clientEnd) == null || SplicedTunnel.spliceableSocket(serverEnd) == null) {
+                return null;
+            }
+            return new EndPoint[] {clientEnd, serverEnd};
+        }
+
+        /** The head the client gets, as ProxyServlet would send it, then the body bytes already read. */
+        private ByteBuffer responseHead(Response proxyResponse, Content.Chunk firstBytes) {
+            StringBuilder head = new StringBuilder(512).append("HTTP/1.1 ").append(proxyResponse.getStatus())
+                    .append(' ').append(proxyResponse.getReason() == null ? "" : proxyResponse.getReason())
+                    .append("\r\n");
+            // ProxyServlet's onServerResponseHeaders already copied (and filtered) the server's headers here.
+            for (String name : response.getHeaderNames()) {
+                if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
+                    for (String value : response.getHeaders(name)) {
+                        head.append(name).append(": ").append(value).append("\r\n");
+                    }
+                }
+            }
+            head.append("Content-Length: ").append(proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH))
+                    .append("\r\nConnection: close\r\n\r\n");
+            byte[] h = head.toString().getBytes(StandardCharsets.ISO_8859_1);
+            int body = firstBytes == null ? 0 : firstBytes.remaining();
+            ByteBuffer prefix = ByteBuffer.allocate(h.length + body).put(h);
+            if (body > 0) {
+                prefix.put(firstBytes.getByteBuffer().duplicate());
+            }
+            return prefix.flip();
+        }
+    }
+
+    /** Why the client exchange of a spliced response was aborted: not a failure, and never logged. */
+    static final class SplicedResponseException extends IOException
+            implements org.eclipse.jetty.io.QuietException {
+        SplicedResponseException() {
+            super("the response body was handed to the splicer", null);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this;
+        }
+    }
+}
