@@ -77,12 +77,12 @@ final class Bench {
                     runs, bytes / GIB);
             for (int run = 1; run <= runs; run++) {
                 // Round-robin, so slow drift of a shared machine hits every row alike.
-                results.get("direct").add(measure(target, target.address(), bytes, -1));
+                results.get("direct").add(measure(target, new Via(target.address(), null), bytes, -1));
                 for (String p : providers) {
                     try (Relay relay = Relay.start(p, ROWS.get(p), target.address())) {
-                        transfer(target, relay.address, bytes / 4, true);
-                        transfer(target, relay.address, bytes / 4, false);
-                        results.get(p).add(measure(target, relay.address, bytes, relay.pid));
+                        transfer(target, relay.via, bytes / 4, true);
+                        transfer(target, relay.via, bytes / 4, false);
+                        results.get(p).add(measure(target, relay.via, bytes, relay.pid));
                     }
                 }
                 System.out.printf(Locale.ROOT, "  run %d done%n", run);
@@ -104,11 +104,20 @@ final class Bench {
         ROWS.put("forward-epoll-stock", List.of("-Dsplice4j.enabled=false", "forward", "--transport", "epoll"));
         ROWS.put("forward-epoll-linux", List.of("-Dsplice4j.enabled=true", "-Dsplice4j.provider=linux", "forward",
                 "--transport", "epoll"));
+        // The Jetty sample's CONNECT tunnels: stock ConnectHandler at its default 4 KiB buffer and at 64 KiB (so the
+        // gain is not a buffer-size effect), then spliced.
+        ROWS.put("connect-stock-4k", List.of("-Dsplice4j.enabled=false", "jetty-proxy", "--buffer", "4k"));
+        ROWS.put("connect-stock-64k", List.of("-Dsplice4j.enabled=false", "jetty-proxy", "--buffer", "64k"));
+        ROWS.put("connect-linux", List.of("-Dsplice4j.enabled=true", "-Dsplice4j.provider=linux", "jetty-proxy"));
         ROWS.put("relay-copy", List.of("-Dsplice4j.provider=copy", "relay"));
         ROWS.put("relay-linux", List.of("-Dsplice4j.provider=linux", "relay"));
     }
 
-    private static double[] measure(Target target, InetSocketAddress via, long bytes, long relayPid) throws Exception {
+    /** Where the traffic goes: a forwarder's address, or a CONNECT proxy's address and the authority to ask for. */
+    private record Via(InetSocketAddress address, String connectTo) {
+    }
+
+    private static double[] measure(Target target, Via via, long bytes, long relayPid) throws Exception {
         double cpu0 = cpuSeconds(relayPid);
         double upSeconds = transfer(target, via, bytes, true);
         double cpu1 = cpuSeconds(relayPid);
@@ -137,15 +146,19 @@ final class Bench {
         System.out.println();
         for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
             String name = e.getKey();
-            String stock = name.startsWith("forward-epoll") ? "forward-epoll-stock"
-                    : name.startsWith("forward-nio") ? "forward-nio-stock" : null;
-            if (stock == null || name.equals(stock) || !results.containsKey(stock)) {
-                continue;
+            List<String> stocks = name.startsWith("forward-epoll") ? List.of("forward-epoll-stock")
+                    : name.startsWith("forward-nio") ? List.of("forward-nio-stock")
+                    : name.startsWith("connect-") ? List.of("connect-stock-4k", "connect-stock-64k") : List.of();
+            for (String stock : stocks) {
+                if (name.equals(stock) || name.startsWith("connect-stock") || !results.containsKey(stock)) {
+                    continue;
+                }
+                List<double[]> base = results.get(stock);
+                System.out.printf(Locale.ROOT,
+                        "%s / %s: CPU per GiB %.2f up, %.2f down; throughput %.2f up, %.2f down%n", name, stock,
+                        median(e.getValue(), 2) / median(base, 2), median(e.getValue(), 3) / median(base, 3),
+                        median(e.getValue(), 0) / median(base, 0), median(e.getValue(), 1) / median(base, 1));
             }
-            List<double[]> base = results.get(stock);
-            System.out.printf(Locale.ROOT, "%s / %s: CPU per GiB %.2f up, %.2f down; throughput %.2f up, %.2f down%n",
-                    name, stock, median(e.getValue(), 2) / median(base, 2), median(e.getValue(), 3) / median(base, 3),
-                    median(e.getValue(), 0) / median(base, 0), median(e.getValue(), 1) / median(base, 1));
         }
         System.out.println("(medians of " + results.get("direct").size() + " runs; CPU is the relay process's own)");
     }
@@ -156,8 +169,11 @@ final class Bench {
     }
 
     /** Moves {@code bytes} one way through {@code via}; returns the seconds until the receiver had them all. */
-    private static double transfer(Target target, InetSocketAddress via, long bytes, boolean up) throws Exception {
-        try (SocketChannel c = SocketChannel.open(via)) {
+    private static double transfer(Target target, Via via, long bytes, boolean up) throws Exception {
+        try (SocketChannel c = SocketChannel.open(via.address())) {
+            if (via.connectTo() != null) {
+                connect(c, via.connectTo());
+            }
             ByteBuffer header = ByteBuffer.allocate(9).put((byte) (up ? 'U' : 'D')).putLong(bytes).flip();
             while (header.hasRemaining()) {
                 c.write(header);
@@ -183,6 +199,26 @@ final class Bench {
                 }
             }
             return (System.nanoTime() - start) / 1e9;
+        }
+    }
+
+    /** Opens a CONNECT tunnel on {@code c}: sends the request, reads the answer's head, wants a 200. */
+    private static void connect(SocketChannel c, String authority) throws IOException {
+        ByteBuffer req = StandardCharsets.US_ASCII.encode("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority
+                + "\r\n\r\n");
+        while (req.hasRemaining()) {
+            c.write(req);
+        }
+        StringBuilder head = new StringBuilder();
+        ByteBuffer one = ByteBuffer.allocate(1);
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            if (c.read(one.clear()) < 0 || head.length() > 8192) {
+                throw new IOException("no CONNECT answer: " + head);
+            }
+            head.append((char) one.get(0));
+        }
+        if (!head.toString().startsWith("HTTP/1.1 200")) {
+            throw new IOException("CONNECT refused: " + head.toString().lines().findFirst().orElse(""));
         }
     }
 
@@ -285,12 +321,12 @@ final class Bench {
     private static final class Relay implements AutoCloseable {
         final Process process;
         final long pid;
-        final InetSocketAddress address;
+        final Via via;
 
-        private Relay(Process process, InetSocketAddress address) {
+        private Relay(Process process, Via via) {
             this.process = process;
             this.pid = process.pid();
-            this.address = address;
+            this.via = via;
         }
 
         static Relay start(String name, List<String> row, InetSocketAddress target) throws IOException {
@@ -306,8 +342,13 @@ final class Bench {
             }
             cmd.addAll(props);
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-            cmd.addAll(row.stream().filter(a -> !a.startsWith("-D")).toList());
-            cmd.addAll(List.of("--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + target.getPort()));
+            List<String> command = row.stream().filter(a -> !a.startsWith("-D")).toList();
+            boolean connect = command.get(0).equals("jetty-proxy");
+            cmd.addAll(command);
+            cmd.addAll(List.of("--listen", "127.0.0.1:0"));
+            if (!connect) {
+                cmd.addAll(List.of("--target", "127.0.0.1:" + target.getPort()));
+            }
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = out.readLine();
@@ -316,7 +357,8 @@ final class Bench {
                 throw new IOException("relay (" + name + ") did not start: " + line);
             }
             String hostPort = line.substring(line.indexOf(" listening on ") + " listening on ".length()).split(" ")[0];
-            return new Relay(p, HostPort.parse("relay", hostPort));
+            return new Relay(p, new Via(HostPort.parse("relay", hostPort),
+                    connect ? "127.0.0.1:" + target.getPort() : null));
         }
 
         @Override

@@ -16,6 +16,9 @@ public final class Main {
             "  socks5 --listen HOST:PORT [--allow CIDR[:PORT[-PORT]]]... [--user NAME:PASSWORD]"
                     + " [--transport nio|epoll] [--grace SECONDS]",
             "        a SOCKS5 proxy (RFC 1928/1929); loopback destinations only unless --allow widens it",
+            "  jetty-proxy --listen HOST:PORT [--allow CIDR[:PORT[-PORT]]]... [--buffer SIZE] [--grace SECONDS]",
+            "        a Jetty forward proxy: CONNECT tunnels, Upgrade (WebSocket) tunnels and plain HTTP;",
+            "        loopback destinations only unless --allow widens it; --buffer is ConnectHandler's copy buffer",
             "  relay --listen HOST:PORT --target HOST:PORT",
             "        a minimal TCP forwarder on the bare splice4j API (java.nio accept/connect, then splice)",
             "  bench [--bytes SIZE] [--runs N] [--rows ROW,...]",
@@ -34,6 +37,9 @@ public final class Main {
                 break;
             case "socks5":
                 Socks5Sample.main(rest);
+                break;
+            case "jetty-proxy":
+                JettyProxySample.main(rest);
                 break;
             case "relay":
                 RelaySample.main(rest);

@@ -84,6 +84,51 @@ class SamplesJarIT {
     }
 
     @Test
+    void jettyProxySplicesAConnectTunnelAndStopsOnSigterm() throws Exception {
+        try (ServerSocketChannel target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int targetPort = ((InetSocketAddress) target.getLocalAddress()).getPort();
+            Path errFile = Files.createTempFile("jetty-proxy", ".err");
+            Process p = start(errFile, "jetty-proxy", "--listen", "127.0.0.1:0", "--grace", "1");
+            try {
+                BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                        StandardCharsets.UTF_8));
+                String line = out.readLine();
+                assertTrue(line != null && line.startsWith("jetty-proxy listening on 127.0.0.1:")
+                        && line.contains("splicing on"), "first line: " + line);
+                int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
+                try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+                    String authority = "127.0.0.1:" + targetPort;
+                    client.write(StandardCharsets.US_ASCII.encode("CONNECT " + authority + " HTTP/1.1\r\nHost: "
+                            + authority + "\r\n\r\n"));
+                    try (SocketChannel server = target.accept()) {
+                        StringBuilder head = new StringBuilder();
+                        java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+                        while (!head.toString().endsWith("\r\n\r\n") && client.read(one.clear()) > 0) {
+                            head.append((char) one.get(0));
+                        }
+                        assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+                        java.util.concurrent.FutureTask<Streams.Received> read =
+                                new java.util.concurrent.FutureTask<>(() -> Streams.readToEnd(server));
+                        Thread reader = new Thread(read, "it-reader");
+                        reader.setDaemon(true);
+                        reader.start();
+                        String sent = Streams.writeAndShutdown(client, 12, 32L << 20);
+                        assertEquals(new Streams.Received(32L << 20, sent), read.get(60, TimeUnit.SECONDS));
+                    }
+                }
+                p.destroy(); // SIGTERM
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS), "SIGTERM must stop the sample");
+                String err = Files.readString(errFile);
+                assertTrue(err.contains("using provider linux"), err);
+                assertFalse(err.contains("WARNING") || err.contains("WARN "), "no warnings with java -jar: " + err);
+            } finally {
+                p.destroyForcibly();
+                Files.deleteIfExists(errFile);
+            }
+        }
+    }
+
+    @Test
     void aBadFlagPrintsUsageAndExitsNonZero() throws Exception {
         Path errFile = Files.createTempFile("socks5", ".err");
         Process p = start(errFile, "socks5", "--listen", "127.0.0.1:0", "--bogus", "1");

@@ -1,6 +1,7 @@
 package org.splice4j.jetty;
 
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.eclipse.jetty.io.EndPoint;
@@ -115,24 +116,36 @@ public class SpliceConnectHandler extends ConnectHandler {
      * kernel for the splicer. It reads the stock way only if the splicer refuses the tunnel.
      */
     protected class SplicedUpstreamConnection extends UpstreamConnection {
+        private static final int JETTY_ASKED = 1;
+        private static final int STOCK_PATH = 2;
         private final SplicedTunnel tunnel;
-        private volatile boolean stockPath;
+        /** Which of the two conditions for a stock read hold; the read is asked for once, when both do. */
+        private final AtomicInteger stockRead = new AtomicInteger();
 
         protected SplicedUpstreamConnection(EndPoint endPoint, ConnectContext context, SplicedTunnel tunnel) {
             super(endPoint, SpliceConnectHandler.this.getExecutor(), SpliceConnectHandler.this.getByteBufferPool(), context);
             this.tunnel = tunnel;
         }
 
+        /**
+         * {@code onOpen} asks for the first read here. The client side may already have taken its own path by then
+         * (the 200 is written from {@code onOpen}, and the client's connection opens on another thread), so the
+         * read is asked for only once both this call was made and the splicer refused the tunnel.
+         */
         @Override
         public void fillInterested() {
-            if (stockPath) {
-                super.fillInterested();
-            }
+            holds(JETTY_ASKED);
         }
 
         void takeStockPath() {
-            stockPath = true;
-            super.fillInterested();
+            holds(STOCK_PATH);
+        }
+
+        private void holds(int condition) {
+            int before = stockRead.getAndAccumulate(condition, (a, b) -> a | b);
+            if (before != (JETTY_ASKED | STOCK_PATH) && (before | condition) == (JETTY_ASKED | STOCK_PATH)) {
+                super.fillInterested();
+            }
         }
 
         @Override

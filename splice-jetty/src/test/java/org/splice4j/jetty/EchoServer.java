@@ -15,6 +15,7 @@ final class EchoServer implements AutoCloseable {
 
     private final ServerSocket socket;
     private final ExecutorService pool = Peers.newPool("echo");
+    private int connections;
 
     EchoServer() throws IOException {
         socket = new ServerSocket(0, 4096, InetAddress.getLoopbackAddress());
@@ -33,11 +34,34 @@ final class EchoServer implements AutoCloseable {
         while (!socket.isClosed()) {
             try {
                 Socket s = socket.accept();
-                pool.execute(() -> echo(s));
+                synchronized (this) {
+                    connections++;
+                }
+                pool.execute(() -> {
+                    echo(s);
+                    synchronized (this) {
+                        connections--;
+                        notifyAll();
+                    }
+                });
             } catch (IOException closed) {
                 return;
             }
         }
+    }
+
+    /** Waits until every accepted connection is closed; false if some are still open after the timeout. */
+    synchronized boolean awaitNoConnections(long timeout, java.util.concurrent.TimeUnit unit)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        while (connections > 0) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return true;
     }
 
     private static void echo(Socket s) {

@@ -1,0 +1,165 @@
+package org.splice4j.samples;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+import org.splice4j.jetty.SpliceConnectHandler;
+import org.splice4j.jetty.SpliceProxyServlet;
+import org.splice4j.jetty.SpliceUpgradeHandler;
+import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.Splicer;
+
+/**
+ * A Jetty forward proxy: {@link SpliceConnectHandler} for CONNECT, {@link SpliceUpgradeHandler} for Upgrade
+ * (WebSocket over {@code ws://}) tunnels, and {@link SpliceProxyServlet} for plain HTTP, in that order. Destinations
+ * are checked against the allow list (loopback only by default) after name resolution, and again on the address
+ * really connected to, so a name that resolves differently the second time cannot slip past.
+ */
+final class JettyProxySample {
+
+    private JettyProxySample() {
+    }
+
+    static void main(String[] args) throws Exception {
+        Flags f = new Flags("jetty-proxy", args).only("--listen", "--allow", "--grace", "--buffer");
+        InetSocketAddress listen = f.address("--listen");
+        if (listen == null) {
+            Main.usage("jetty-proxy needs --listen");
+        }
+        int buffer = 4096;
+        try {
+            buffer = (int) SpliceConfig.parseSize("--buffer", f.get("--buffer", null), 4096, "from 1k to 16m");
+            if (buffer < 1024 || buffer > (16 << 20)) {
+                Main.usage("--buffer must be from 1k to 16m, not " + f.get("--buffer", ""));
+            }
+        } catch (IllegalArgumentException e) {
+            Main.usage(e.getMessage());
+        }
+        AllowList allow = Socks5Sample.allowList(f);
+        Server server = build(listen, allow, null, buffer);
+        server.start();
+        ServerConnector c = (ServerConnector) server.getConnectors()[0];
+        String splicing = Splice.enabled()
+                ? Splice.unavailabilityCause().map(why -> "off: " + why).orElse("on")
+                : "off (-Dsplice4j.enabled=true switches it on)";
+        System.out.println("jetty-proxy listening on " + c.getHost() + ":" + c.getLocalPort() + " allowing " + allow
+                + " (splicing " + splicing + ")");
+        System.out.flush();
+        Duration grace = f.grace();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(server, grace), "jetty-proxy-shutdown"));
+        server.join();
+    }
+
+    /**
+     * The proxy, not started.
+     *
+     * @param splicer the splicer, or null for the default one (splicing only with {@code -Dsplice4j.enabled=true})
+     * @param bufferSize ConnectHandler's copy buffer for the tunnels it does not splice (Jetty's default is 4 KiB)
+     */
+    static Server build(InetSocketAddress listen, AllowList allow, Splicer splicer, int bufferSize) {
+        Server server = new Server();
+        ServerConnector connector = new ServerConnector(server);
+        connector.setHost(listen.getHostString());
+        connector.setPort(listen.getPort());
+        server.addConnector(connector);
+        // Never a proxy for itself: a request without a host of its own would loop back in forever.
+        Destinations destinations = new Destinations(allow, connector);
+
+        ServletContextHandler context = new ServletContextHandler("/");
+        SpliceProxyServlet servlet = new SpliceProxyServlet() {
+            @Override
+            public boolean validateDestination(String host, int port) {
+                return destinations.allowed(host, port) && super.validateDestination(host, port);
+            }
+        };
+        if (splicer != null) {
+            servlet.setSplicer(splicer);
+        }
+        context.addServlet(new ServletHolder(servlet), "/*");
+
+        SpliceUpgradeHandler upgrades = new SpliceUpgradeHandler(context) {
+            @Override
+            public boolean validateDestination(String host, int port) {
+                return destinations.allowed(host, port) && super.validateDestination(host, port);
+            }
+        };
+        SpliceConnectHandler connects = new SpliceConnectHandler(upgrades) {
+            @Override
+            public boolean validateDestination(String host, int port) {
+                return destinations.allowed(host, port) && super.validateDestination(host, port);
+            }
+
+            @Override
+            protected InetSocketAddress newConnectAddress(String host, int port) {
+                InetSocketAddress a = super.newConnectAddress(host, port);
+                if (a.isUnresolved() || !destinations.allowed(a.getAddress(), port)) {
+                    // ConnectHandler answers a failed connect with 500.
+                    throw new IllegalStateException("destination not allowed: " + a);
+                }
+                return a;
+            }
+        };
+        connects.setBufferSize(bufferSize);
+        if (splicer != null) {
+            upgrades.setSplicer(splicer);
+            connects.setSplicer(splicer);
+        }
+        server.setHandler(connects);
+        server.setStopTimeout(0);
+        return server;
+    }
+
+    /** Stops accepting, waits up to {@code grace} for open connections, then stops Jetty (ending every tunnel). */
+    static void shutdown(Server server, Duration grace) {
+        try {
+            ServerConnector c = (ServerConnector) server.getConnectors()[0];
+            c.close(); // no new connections
+            long deadline = System.nanoTime() + grace.toNanos();
+            while (!c.getConnectedEndPoints().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(50); // a sample's shutdown, polling Jetty's own count of open connections
+            }
+            server.stop();
+        } catch (Exception e) {
+            System.err.println("jetty-proxy: stopping: " + e);
+        }
+    }
+
+    /** The allow list applied to names (every address they resolve to must be allowed) and to addresses. */
+    private record Destinations(AllowList allow, ServerConnector self) {
+        boolean allowed(String host, int port) {
+            try {
+                InetAddress[] all = InetAddress.getAllByName(host);
+                for (InetAddress a : all) {
+                    if (!allowed(a, port)) {
+                        return false;
+                    }
+                }
+                return all.length > 0;
+            } catch (UnknownHostException e) {
+                return false;
+            }
+        }
+
+        boolean allowed(InetAddress address, int port) {
+            boolean itself = port == self.getLocalPort()
+                    && (address.isLoopbackAddress() || address.isAnyLocalAddress() || isLocal(address));
+            return !itself && allow.allows(address, port);
+        }
+
+        private static boolean isLocal(InetAddress a) {
+            try {
+                return java.net.NetworkInterface.getByInetAddress(a) != null;
+            } catch (java.net.SocketException e) {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package org.splice4j.samples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import org.splice4j.spi.SpliceListener;
+import org.splice4j.spi.SpliceResult;
+import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.contract.LinuxTestbed;
+import org.splice4j.spi.contract.Streams;
+
+/**
+ * The jetty-proxy sample with real clients: curl through a CONNECT tunnel, the JDK's HttpClient through the proxy
+ * servlet; bodies checked by SHA-256, and the allow list.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class JettyProxySampleTest {
+
+    private static final int MiB = 1 << 20;
+
+    private LinuxTestbed bed;
+    private com.sun.net.httpserver.HttpServer origin;
+    private byte[] body;
+    private final BlockingQueue<SpliceResult> ended = new LinkedBlockingQueue<>();
+
+    @BeforeAll
+    void start() throws Exception {
+        bed = LinuxTestbed.open();
+        bed.splicer.addListener(new SpliceListener() {
+            @Override
+            public void sessionEnded(SpliceSession session, SpliceResult result) {
+                ended.add(result);
+            }
+        });
+        body = Streams.randomBytes(21, 32 * MiB);
+        origin = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        origin.createContext("/blob", ex -> {
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream o = ex.getResponseBody()) {
+                o.write(body);
+            }
+        });
+        origin.start();
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (origin != null) {
+            origin.stop(0);
+        }
+        if (bed != null) {
+            bed.close();
+        }
+    }
+
+    @BeforeEach
+    void clear() {
+        ended.clear();
+    }
+
+    private Server proxy(AllowList allow) throws Exception {
+        Server s = JettyProxySample.build(new InetSocketAddress("127.0.0.1", 0), allow, bed.splicer, 4096);
+        s.start();
+        return s;
+    }
+
+    private static int port(Server s) {
+        return ((ServerConnector) s.getConnectors()[0]).getLocalPort();
+    }
+
+    private String blobUri() {
+        return "http://127.0.0.1:" + origin.getAddress().getPort() + "/blob";
+    }
+
+    @Test
+    void curlThroughASplicedConnectTunnel() throws Exception {
+        boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new java.io.File(p).canExecute());
+        if (!haveCurl) {
+            assertTrue(System.getenv("CI") == null, "CI must have curl");
+            Assumptions.abort("curl is not installed");
+        }
+        Server proxy = proxy(AllowList.loopbackOnly());
+        try {
+            // -p: a CONNECT tunnel even for an http:// URL.
+            Process p = new ProcessBuilder("curl", "-s", "-S", "--fail", "--max-time", "60", "-p",
+                    "-x", "http://127.0.0.1:" + port(proxy), blobUri()).start();
+            byte[] got;
+            try (InputStream in = p.getInputStream()) {
+                got = in.readAllBytes();
+            }
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), new String(p.getErrorStream().readAllBytes()));
+            assertEquals(Streams.readToEnd(new java.io.ByteArrayInputStream(body)),
+                    Streams.readToEnd(new java.io.ByteArrayInputStream(got)));
+            SpliceResult r = ended.poll(20, TimeUnit.SECONDS);
+            assertTrue(r != null && r.splicedBytes() >= body.length, "tunnel spliced: " + r);
+        } finally {
+            proxy.stop();
+        }
+    }
+
+    @Test
+    void jdkHttpClientThroughTheProxyServlet() throws Exception {
+        Server proxy = proxy(AllowList.loopbackOnly());
+        try {
+            HttpClient client = HttpClient.newBuilder()
+                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", port(proxy)))).build();
+            // ProxySelector.of applies to every URI, loopback ones included.
+            HttpResponse<InputStream> r = client.send(HttpRequest.newBuilder(URI.create(blobUri())).build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            assertEquals(200, r.statusCode());
+            try (InputStream in = r.body()) {
+                assertEquals(Streams.readToEnd(new java.io.ByteArrayInputStream(body)), Streams.readToEnd(in));
+            }
+            SpliceResult spliced = ended.poll(20, TimeUnit.SECONDS);
+            assertTrue(spliced != null && spliced.splicedBytes() >= body.length - MiB, "body spliced: " + spliced);
+        } finally {
+            proxy.stop();
+        }
+    }
+
+    @Test
+    void destinationsOutsideTheAllowListAndTheProxyItselfAreRefused() throws Exception {
+        Server narrow = proxy(new AllowList().add("10.0.0.0/8"));
+        Server loopback = proxy(AllowList.loopbackOnly());
+        try {
+            assertEquals(403, connect(port(narrow), "127.0.0.1:" + origin.getAddress().getPort()));
+            assertEquals(403, connect(port(loopback), "127.0.0.1:" + port(loopback)), "never a proxy for itself");
+            assertEquals(200, connect(port(loopback), "127.0.0.1:" + origin.getAddress().getPort()));
+            HttpClient client = HttpClient.newBuilder()
+                    .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", port(narrow)))).build();
+            assertEquals(403, client.send(HttpRequest.newBuilder(URI.create(blobUri())).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode());
+        } finally {
+            narrow.stop();
+            loopback.stop();
+        }
+    }
+
+    private static int connect(int proxyPort, String authority) throws Exception {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", proxyPort)) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            byte[] line = new byte[12];
+            int n = 0;
+            while (n < 12) {
+                int r = s.getInputStream().read(line, n, 12 - n);
+                if (r < 0) {
+                    break;
+                }
+                n += r;
+            }
+            return Integer.parseInt(new String(line, 9, 3, java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+
+}
