@@ -90,6 +90,11 @@ final class JettyProxySample {
             public boolean validateDestination(String host, int port) {
                 return destinations.allowed(host, port) && super.validateDestination(host, port);
             }
+
+            @Override
+            protected InetSocketAddress newConnectAddress(String host, int port) {
+                return checked(super.newConnectAddress(host, port), destinations);
+            }
         };
         SpliceConnectHandler connects = new SpliceConnectHandler(upgrades) {
             @Override
@@ -99,12 +104,7 @@ final class JettyProxySample {
 
             @Override
             protected InetSocketAddress newConnectAddress(String host, int port) {
-                InetSocketAddress a = super.newConnectAddress(host, port);
-                if (a.isUnresolved() || !destinations.allowed(a.getAddress(), port)) {
-                    // ConnectHandler answers a failed connect with 500.
-                    throw new IllegalStateException("destination not allowed: " + a);
-                }
-                return a;
+                return checked(super.newConnectAddress(host, port), destinations); // refused: 500, as a failed connect
             }
         };
         connects.setBufferSize(bufferSize);
@@ -115,6 +115,14 @@ final class JettyProxySample {
         server.setHandler(connects);
         server.setStopTimeout(0);
         return server;
+    }
+
+    /** The address really connected to, checked again: a name may resolve differently the second time. */
+    private static InetSocketAddress checked(InetSocketAddress a, Destinations destinations) {
+        if (a.isUnresolved() || !destinations.allowed(a.getAddress(), a.getPort())) {
+            throw new IllegalStateException("destination not allowed: " + a);
+        }
+        return a;
     }
 
     /** Stops accepting, waits up to {@code grace} for open connections, then stops Jetty (ending every tunnel). */

@@ -47,16 +47,27 @@ final class BackendHandshake implements AutoCloseable {
         }
     }
 
-    /** Sends the request line and the end-to-end headers, unchanged otherwise. */
-    void sendRequest(String method, String pathAndQuery, HttpFields headers) throws IOException {
+    /**
+     * Sends the request line, {@code Host} as the authority that was checked, the end-to-end headers (neither the
+     * hop-by-hop ones nor those {@code Connection} names, except {@code Upgrade}), and {@code via}.
+     */
+    void sendRequest(String method, String pathAndQuery, String authority, HttpFields headers, String via)
+            throws IOException {
+        Set<String> named = new java.util.HashSet<>();
+        for (String token : headers.getCSV(org.eclipse.jetty.http.HttpHeader.CONNECTION, false)) {
+            named.add(token.toLowerCase(Locale.ROOT));
+        }
+        named.remove("upgrade");
         StringBuilder head = new StringBuilder(256).append(method).append(' ').append(pathAndQuery)
-                .append(" HTTP/1.1\r\n");
+                .append(" HTTP/1.1\r\nHost: ").append(authority).append("\r\nConnection: Upgrade\r\n");
         for (HttpField f : headers) {
-            if (!HOP_BY_HOP.contains(f.getLowerCaseName())) {
+            String name = f.getLowerCaseName();
+            if (!HOP_BY_HOP.contains(name) && !named.contains(name) && !name.equals("host")
+                    && !name.equals("connection")) {
                 head.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
             }
         }
-        head.append("\r\n");
+        head.append("Via: ").append(via).append("\r\n\r\n");
         OutputStream out = channel.socket().getOutputStream();
         out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
         out.flush();
@@ -68,10 +79,24 @@ final class BackendHandshake implements AutoCloseable {
      * @throws IOException on end of stream, a timeout, or a head that is malformed or over 16 KiB
      */
     Head readResponseHead(long timeoutMillis) throws IOException {
+        while (true) {
+            Head h = readOneHead(timeoutMillis);
+            // 1xx other than 101 (100 Continue, 103 Early Hints) are interim: the answer follows.
+            if (h.status() >= 200 || h.status() == 101 || h.status() < 100) {
+                return h;
+            }
+        }
+    }
+
+    private Head readOneHead(long timeoutMillis) throws IOException {
         channel.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeoutMillis)));
         InputStream in = channel.socket().getInputStream();
         byte[] buf = new byte[MAX_HEAD];
         int filled = 0;
+        if (readAhead != null && readAhead.hasRemaining()) {
+            filled = Math.min(buf.length, readAhead.remaining()); // what followed an interim response
+            readAhead.get(buf, 0, filled);
+        }
         int end;
         while ((end = endOfHead(buf, filled)) < 0) {
             if (filled == buf.length) {

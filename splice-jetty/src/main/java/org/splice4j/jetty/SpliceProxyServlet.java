@@ -46,10 +46,11 @@ import org.splice4j.spi.Splicer;
  * <ul>
  *   <li>The response head is written by this servlet, with {@code Connection: close}: both connections end with the
  *   response, so neither is kept alive.</li>
- *   <li>Jetty's access log and statistics see the status but not the spliced bytes; use {@link #onSplicedResponse}
- *   to count them.</li>
- *   <li>The server connection gets a FIN as soon as the body is handed over, so nothing the client sends afterwards
- *   can reach the server past the proxy.</li>
+ *   <li>Jetty's request log and statistics see neither the spliced bytes nor the real outcome: Jetty sees the
+ *   client's connection close before its response completed and records a 500. Use {@link #onSplicedResponse} to
+ *   log and count spliced responses.</li>
+ *   <li>Until the client closes, bytes it sends on the same connection reach the server unseen by the proxy (HTTP
+ *   pipelining after a {@code Connection: close} response; clients do not do that in practice).</li>
  * </ul>
  */
 public class SpliceProxyServlet extends ProxyServlet {
@@ -120,6 +121,8 @@ public class SpliceProxyServlet extends ProxyServlet {
         private final HttpServletRequest request;
         private final HttpServletResponse response;
         private volatile boolean handedOver;
+        /** Set at the first content: the choice is made once (Jetty calls onContentSource again for each chunk). */
+        private boolean decided;
 
         protected SplicingResponseListener(HttpServletRequest request, HttpServletResponse response) {
             super(request, response);
@@ -129,7 +132,8 @@ public class SpliceProxyServlet extends ProxyServlet {
 
         @Override
         public void onContentSource(Response proxyResponse, Content.Source source) {
-            EndPoint[] ends = spliceable(proxyResponse);
+            EndPoint[] ends = decided ? null : spliceable(proxyResponse);
+            decided = true;
             if (ends == null) {
                 super.onContentSource(proxyResponse, source);
                 return;
@@ -143,15 +147,18 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             ByteBuffer prefix = responseHead(proxyResponse, chunk);
+            SplicedTunnel tunnel;
             try {
-                // The server gets a FIN: nothing the client sends from now on can reach it past the proxy, and it
-                // closes once the body is sent, which ends that direction of the tunnel.
-                ends[1].shutdownOutput();
-            } catch (RuntimeException e) {
-                LOG.log(Level.DEBUG, "splice4j: cannot half-close the server connection", e);
+                tunnel = new SplicedTunnel(splicer, SplicedTunnel.Side.of(ends[0], null),
+                        SplicedTunnel.Side.of(ends[1], prefix));
+            } catch (IllegalArgumentException closedMeanwhile) {
+                stock(proxyResponse, source, chunk);
+                return;
             }
-            SplicedTunnel tunnel = new SplicedTunnel(splicer, SplicedTunnel.Side.of(ends[0], null),
-                    SplicedTunnel.Side.of(ends[1], prefix));
+            AsyncContext async = request.getAsyncContext();
+            // The client's connection closes when the tunnel ends, before the exchange completes: Jetty reports that
+            // as an error, and this listener completes quietly instead of letting it become a 500 in the logs.
+            async.addListener(new CompleteOnError());
             handedOver = true;
             if (!tunnel.start()) {
                 handedOver = false;
@@ -161,17 +168,40 @@ public class SpliceProxyServlet extends ProxyServlet {
             if (chunk != null) {
                 chunk.release();
             }
+            // No FIN to the server here: a server may stop sending when its client half-closes (Jetty's own server
+            // sometimes does, mid-body). The tunnel ends when the client, told Connection: close, closes after the
+            // body and the server closes in turn.
+            // Server stop, or any other close of the client's connection by Jetty, ends the session.
+            ends[0].getConnection().addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+                @Override
+                public void onClosed(org.eclipse.jetty.io.Connection connection) {
+                    tunnel.closedByJetty();
+                }
+            });
             splicedResponses.increment();
-            AsyncContext async = request.getAsyncContext();
             tunnel.result().thenAccept(r -> {
                 try {
                     onSplicedResponse(request, r);
                 } finally {
-                    async.complete(); // the client connection is closed: Jetty ends the exchange quietly
+                    try {
+                        async.complete(); // the client connection is closed: Jetty ends the exchange quietly
+                    } catch (IllegalStateException alreadyCompleted) {
+                        // CompleteOnError got there first
+                    }
                 }
             });
             // Jetty's client must forget this exchange (its timeout would otherwise fire mid-body); it closes its
-            // channel, and the provider keeps relaying on its own descriptor.
+            // channel, and the provider keeps relaying on its own descriptor. The JDK shuts a registered channel's
+            // output down when it closes it, unless SO_LINGER is 0: that FIN would reach the server mid-body, and a
+            // server may stop sending on it (Jetty's does, at times). With linger 0 the JDK's close does nothing to
+            // the connection, which the provider's dup keeps open; the provider's own close at the end of the
+            // session, after both FINs, resets what is left of it.
+            try {
+                ((java.nio.channels.SocketChannel) ends[1].getTransport())
+                        .setOption(java.net.StandardSocketOptions.SO_LINGER, 0);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.DEBUG, "splice4j: cannot set SO_LINGER on the server connection", e);
+            }
             proxyResponse.abort(new SplicedResponseException());
         }
 
@@ -205,6 +235,8 @@ public class SpliceProxyServlet extends ProxyServlet {
         /** The client's and the server's endpoints if this response can be spliced, else null. */
         private EndPoint[] spliceable(Response proxyResponse) {
             if (splicer == null || !HttpMethod.GET.is(request.getMethod()) || response.isCommitted()
+                    // a request body would still be read from the client's socket by Jetty
+                    || request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null
                     || proxyResponse.getVersion() != HttpVersion.HTTP_1_1
                     || (proxyResponse.getStatus() != 200 && proxyResponse.getStatus() != 206)
                     || proxyResponse.getHeaders().contains(HttpHeader.TRANSFER_ENCODING)
@@ -252,6 +284,30 @@ public class SpliceProxyServlet extends ProxyServlet {
                 prefix.put(firstBytes.getByteBuffer().duplicate());
             }
             return prefix.flip();
+        }
+    }
+
+    /** Completes the exchange when Jetty reports the (expected) close of a spliced response's client connection. */
+    private static final class CompleteOnError implements jakarta.servlet.AsyncListener {
+        @Override
+        public void onError(jakarta.servlet.AsyncEvent event) {
+            try {
+                event.getAsyncContext().complete();
+            } catch (IllegalStateException alreadyCompleted) {
+                // completed by the tunnel's end
+            }
+        }
+
+        @Override
+        public void onComplete(jakarta.servlet.AsyncEvent event) {
+        }
+
+        @Override
+        public void onTimeout(jakarta.servlet.AsyncEvent event) {
+        }
+
+        @Override
+        public void onStartAsync(jakarta.servlet.AsyncEvent event) {
         }
     }
 

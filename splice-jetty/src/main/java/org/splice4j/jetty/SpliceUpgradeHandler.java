@@ -38,12 +38,16 @@ import org.splice4j.spi.Splicer;
  * {@code ProxyServlet} does not offer: it strips the {@code Upgrade} header (Jetty issues 8883 and 10811).
  *
  * <p>Put it in front of the context that holds the proxy servlet (and behind a {@link SpliceConnectHandler}, which
- * takes the CONNECT requests, {@code wss://} included). For a request in absolute form ({@code GET http://host:port/path}
- * with {@code Connection: Upgrade} and an {@code Upgrade} header) it connects to {@code host:port}, sends the request
- * there in origin form, and relays the answer: a 101 goes back to the client with the server's headers, and then
- * both sockets are spliced (copied, through a small portable relay, when splicing is off); any other status is
- * relayed with its body (up to 64 KiB) and the server connection closed. Requests in origin form, requests with a
- * body, and connections that are not cleartext HTTP/1.1 go to the next handler unchanged.
+ * takes the CONNECT requests, {@code wss://} included). For an HTTP/1.1 GET with {@code Connection: Upgrade} and an
+ * {@code Upgrade} header whose destination is another server (the authority of a request in absolute form,
+ * {@code GET http://host:port/path}, as clients send it to a proxy; Jetty takes it from {@code Host} otherwise, as
+ * {@code ProxyServlet} does) it connects to that destination, sends the request in origin form ({@code Host} set to
+ * the authority that was checked, hop-by-hop headers dropped, a {@code Via} added), and relays the answer: a 101
+ * goes back to the client with the server's headers, and then both sockets are spliced (copied, through a small
+ * portable relay, when splicing is off); any other status is relayed with its body (up to 64 KiB) and the connection
+ * closed. Upgrades addressed to this server itself (a WebSocket application behind this handler), requests with a
+ * body, and connections that are not cleartext HTTP/1.1 go to the next handler unchanged; a request that already
+ * went through this handler gets 508.
  *
  * <p>Access control mirrors {@code ConnectHandler}: {@link #handleAuthentication} (407 when false), the host
  * include/exclude list of {@link #getHostIncludeExclude()} and {@link #validateDestination} (403 when false). A
@@ -61,6 +65,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
     private final IncludeExclude<String> hosts = new IncludeExclude<>(AsciiLowerCaseSet.class);
     private final LongAdder spliced = new LongAdder();
     private final LongAdder copied = new LongAdder();
+    /** This handler's token in {@code Via}, to recognise a request that already went through it. */
+    private final String via = "splice4j-" + Integer.toHexString(System.identityHashCode(this));
     private long connectTimeout = 15_000;
     private long idleTimeout = 30_000;
     private Splicer configured;
@@ -149,19 +155,28 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
         }
         String address = uri.getAuthority();
+        HostPort target = new HostPort(address);
+        int port = target.getPort(80);
+        if (isThisServer(target.getHost(), port)) {
+            // Jetty fills the host of an origin-form request from Host: a WebSocket application of this server
+            // itself is not a destination to proxy to (and proxying to itself would loop).
+            return super.handle(request, response, callback);
+        }
+        if (request.getHeaders().getCSV(HttpHeader.VIA, false).stream().anyMatch(v -> v.endsWith(via))) {
+            refuse(request, response, callback, HttpStatus.LOOP_DETECTED_508);
+            return true;
+        }
         if (!handleAuthentication(request, response, address)) {
             refuse(request, response, callback, HttpStatus.PROXY_AUTHENTICATION_REQUIRED_407);
             return true;
         }
-        HostPort hostPort = new HostPort(address);
-        int port = hostPort.getPort(80);
-        if (!validateDestination(hostPort.getHost(), port)) {
+        if (!validateDestination(target.getHost(), port)) {
             refuse(request, response, callback, HttpStatus.FORBIDDEN_403);
             return true;
         }
         BackendHandshake server;
         try {
-            server = BackendHandshake.connect(new InetSocketAddress(hostPort.getHost(), port), connectTimeout);
+            server = BackendHandshake.connect(newConnectAddress(target.getHost(), port), connectTimeout);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " cannot connect", e);
             refuse(request, response, callback, e instanceof SocketTimeoutException
@@ -171,7 +186,9 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         boolean handedOver = false;
         try {
             server.sendRequest(request.getMethod(), uri.getPathQuery() == null ? "/" : uri.getPathQuery(),
-                    request.getHeaders());
+                    target.getHost().contains(":") && !target.getHost().startsWith("[")
+                            ? "[" + target.getHost() + "]:" + port : target.getHost() + ":" + port,
+                    request.getHeaders(), "1.1 " + via);
             BackendHandshake.Head head = server.readResponseHead(idleTimeout > 0 ? idleTimeout : connectTimeout);
             if (head.status() != HttpStatus.SWITCHING_PROTOCOLS_101) {
                 relayRefusal(server, head, request, response, callback);
@@ -181,9 +198,15 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             response.setStatus(HttpStatus.SWITCHING_PROTOCOLS_101);
             SocketChannel serverChannel = server.handOver();
             handedOver = true;
+            TunnelConnection tunnel = new TunnelConnection(clientSide, serverChannel, server.readAhead());
+            // If the 101 cannot be written (the client went away), Jetty never opens the tunnel: close the server.
+            Request.addCompletionListener(request, failure -> {
+                if (failure != null) {
+                    tunnel.closeServerUnlessOpened();
+                }
+            });
             // Jetty upgrades the client's endpoint to this connection once the 101 is written; it then opens it.
-            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE,
-                    new TunnelConnection(clientSide, serverChannel, server.readAhead()));
+            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
             callback.succeeded();
         } catch (IOException e) {
             LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " failed during its handshake", e);
@@ -217,6 +240,37 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
                 && request.getHeaders().contains(HttpHeader.CONNECTION, "upgrade");
     }
 
+    /** The address to connect to for {@code host:port}; override to check the resolved address too. */
+    protected InetSocketAddress newConnectAddress(String host, int port) {
+        return new InetSocketAddress(host, port);
+    }
+
+    /** Whether {@code host:port} is one of this server's own connectors. */
+    private boolean isThisServer(String host, int port) {
+        if (getServer() == null) {
+            return false;
+        }
+        boolean ourPort = false;
+        for (org.eclipse.jetty.server.Connector c : getServer().getConnectors()) {
+            if (c instanceof org.eclipse.jetty.server.NetworkConnector n && n.getLocalPort() == port) {
+                ourPort = true;
+            }
+        }
+        if (!ourPort) {
+            return false;
+        }
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                if (a.isLoopbackAddress() || a.isAnyLocalAddress() || java.net.NetworkInterface.getByInetAddress(a) != null) {
+                    return true;
+                }
+            }
+        } catch (IOException unknown) {
+            return false;
+        }
+        return false;
+    }
+
     /** As {@code ConnectHandler.handleAuthentication}: true to go on, false for a 407. The default allows all. */
     protected boolean handleAuthentication(Request request, Response response, String address) {
         return true;
@@ -237,6 +291,9 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
     }
 
     private static void copyHeaders(BackendHandshake.Head head, Response response) {
+        // The server's own Date and Server replace the ones Jetty prepared.
+        response.getHeaders().remove(HttpHeader.DATE);
+        response.getHeaders().remove(HttpHeader.SERVER);
         for (String[] f : head.fields()) {
             if (!HOP_BY_HOP.contains(f[0].toLowerCase(Locale.ROOT))) {
                 response.getHeaders().add(f[0], f[1]);
@@ -250,7 +307,12 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         String length = head.get("content-length");
         byte[] body = new byte[0];
         if (length != null && StringUtil.isNotBlank(length)) {
-            long n = Long.parseLong(length.trim());
+            long n;
+            try {
+                n = Long.parseLong(length.trim());
+            } catch (NumberFormatException e) {
+                throw new IOException("malformed Content-Length from the server: " + length);
+            }
             if (n > 0 && n <= MAX_RELAYED_BODY) {
                 body = server.readBody((int) n);
             }
@@ -272,6 +334,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         private ByteBuffer clientReadAhead;
         private volatile SplicedTunnel tunnel;
         private volatile boolean closed;
+        private final java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
 
         TunnelConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
             super(endPoint, Runnable::run);
@@ -284,9 +347,28 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             clientReadAhead = buffer; // bytes the client sent after its request, in a buffer Jetty gave away
         }
 
+        /** The 101 was not written: the tunnel never opens, and nobody else closes the server's socket. */
+        void closeServerUnlessOpened() {
+            if (opened.compareAndSet(false, true)) {
+                closeServer();
+            }
+        }
+
+        private void closeServer() {
+            try {
+                server.close(); // this handler opened it and no relay took it
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+
         @Override
         public void onOpen() {
             super.onOpen();
+            if (!opened.compareAndSet(false, true)) {
+                close(); // the exchange failed meanwhile and the server's socket is closed
+                return;
+            }
             long timeout = idleTimeout;
             getEndPoint().setIdleTimeout(timeout > 0 ? timeout : 0);
             SplicerChoice c = choice;
@@ -296,20 +378,21 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             } else if (copying != null && start(copying)) {
                 copied.increment();
             } else {
-                LOG.log(Level.WARNING, "splice4j: no relay took the upgrade tunnel from {0}; closing it",
+                LOG.log(Level.DEBUG, "splice4j: no relay took the upgrade tunnel from {0}; closing it",
                         getEndPoint().getRemoteSocketAddress());
                 close();
-                try {
-                    server.close();
-                } catch (IOException ignored) {
-                    // closing anyway
-                }
+                closeServer();
             }
         }
 
         private boolean start(Splicer splicer) {
-            SplicedTunnel t = new SplicedTunnel(splicer, SplicedTunnel.Side.of(getEndPoint(), clientReadAhead),
-                    SplicedTunnel.Side.ofOwned(server, serverReadAhead));
+            SplicedTunnel.Side client;
+            try {
+                client = SplicedTunnel.Side.of(getEndPoint(), clientReadAhead);
+            } catch (IllegalArgumentException closedMeanwhile) {
+                return false;
+            }
+            SplicedTunnel t = new SplicedTunnel(splicer, client, SplicedTunnel.Side.ofOwned(server, serverReadAhead));
             tunnel = t;
             if (!t.start()) {
                 return false;

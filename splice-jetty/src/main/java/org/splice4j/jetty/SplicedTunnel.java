@@ -75,8 +75,10 @@ final class SplicedTunnel {
         SpliceSession s;
         try {
             s = splicer.splice(client.endpoint(), server.endpoint(), options);
-        } catch (IllegalArgumentException | IllegalStateException refused) {
-            LOG.log(Level.DEBUG, "splice4j: relaying {0} the stock way: {1}", options.label(), refused.getMessage());
+        } catch (RuntimeException refused) {
+            // IllegalArgumentException or IllegalStateException for sockets the provider cannot serve; an
+            // UncheckedIOException when it cannot dup them (no descriptors left). Either way nothing was touched.
+            LOG.log(Level.DEBUG, "splice4j: relaying {0} the stock way: {1}", options.label(), refused.toString());
             client.restoreIdleTimeout();
             server.restoreIdleTimeout();
             return false;

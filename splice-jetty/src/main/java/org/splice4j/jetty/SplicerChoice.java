@@ -3,6 +3,7 @@ package org.splice4j.jetty;
 import java.lang.System.Logger.Level;
 
 import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.Splicer;
 
 /**
@@ -27,6 +28,7 @@ final class SplicerChoice {
      * @param given the splicer the user set, or null for the default
      * @param who   the component, for the one log line said when splicing is on but impossible
      * @throws IllegalArgumentException if a {@code splice4j.*} property is malformed: it fails the component's start
+     * @throws IllegalStateException    if {@code splice4j.provider} names a provider that is not available here
      */
     static SplicerChoice resolve(Splicer given, Object who) {
         if (given != null) {
@@ -38,6 +40,9 @@ final class SplicerChoice {
         try {
             return new SplicerChoice(Splice.splicer(), null);
         } catch (IllegalStateException noProvider) {
+            if (System.getProperty(SpliceConfig.PROVIDER) != null) {
+                throw noProvider; // a provider was named and is not there: fail the start, as DESIGN.md says
+            }
             LOG.log(Level.INFO, "splice4j: {0} keeps its stock path: {1}", who, noProvider.getMessage());
             return new SplicerChoice(null, noProvider.getMessage());
         }

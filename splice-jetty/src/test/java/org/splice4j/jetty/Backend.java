@@ -95,6 +95,11 @@ final class Backend implements AutoCloseable {
                 Content.Sink.write(response, true, r.bytes() + " " + r.sha256(), callback);
                 return true;
             }
+            if (path.equals("/via")) {
+                String via = request.getHeaders().get(HttpHeader.VIA);
+                Content.Sink.write(response, true, via == null ? "" : via, callback);
+                return true;
+            }
             if (path.equals("/hello")) {
                 Content.Sink.write(response, true, "hello", callback);
                 return true;

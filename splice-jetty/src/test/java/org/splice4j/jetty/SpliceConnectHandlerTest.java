@@ -126,6 +126,45 @@ class SpliceConnectHandlerTest {
         }
     }
 
+    @Test
+    void tlsBetweenClientAndProxyTakesTheStockPath() throws Exception {
+        SpliceConnectHandler handler = spliced();
+        org.eclipse.jetty.server.Server server = new org.eclipse.jetty.server.Server();
+        org.eclipse.jetty.server.ServerConnector tls =
+                new org.eclipse.jetty.server.ServerConnector(server, Backend.serverTls());
+        tls.setHost("127.0.0.1");
+        server.addConnector(tls);
+        server.setHandler(handler);
+        server.start();
+        try {
+            ClientConnector connector = new ClientConnector();
+            connector.setSslContextFactory(Backend.clientTls());
+            HttpClient client = new HttpClient(new HttpClientTransportOverHTTP(connector));
+            // A secure proxy: the CONNECT itself travels over TLS, so the tunnel's bytes are decrypted in the JVM.
+            client.getProxyConfiguration().addProxy(
+                    new HttpProxy(new Origin.Address("127.0.0.1", tls.getLocalPort()), true));
+            client.start();
+            try {
+                long size = 8 * MiB;
+                InputStreamResponseListener download = new InputStreamResponseListener();
+                client.newRequest(backend.httpsUri() + "/stream?size=" + size + "&seed=5")
+                        .timeout(60, TimeUnit.SECONDS).send(download);
+                assertThat(download.get(30, TimeUnit.SECONDS).getStatus()).isEqualTo(200);
+                try (InputStream body = download.getInputStream()) {
+                    assertThat(Streams.readToEnd(body))
+                            .isEqualTo(new Streams.Received(size, Streams.expected(5, size, new byte[0])));
+                }
+            } finally {
+                client.stop();
+            }
+            assertThat(handler.getStockTunnels()).isEqualTo(1);
+            assertThat(handler.getSplicedTunnels()).isZero();
+            assertThat(ended).isEmpty();
+        } finally {
+            server.stop();
+        }
+    }
+
     /** A GET and a POST of {@code size} bytes through a CONNECT tunnel, with Jetty's HttpClient. */
     private static void exchange(Proxy proxy, String scheme, long size) throws Exception {
         ClientConnector connector = new ClientConnector();
