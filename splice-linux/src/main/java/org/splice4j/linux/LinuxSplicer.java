@@ -83,6 +83,11 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
         pool.close();
     }
 
+    /** The pipe pool (for tests and metrics). */
+    PipePool pipePool() {
+        return pool;
+    }
+
     /** Pipes open now, pooled or in use (for tests and metrics). */
     int openPipes() {
         return pool.total();

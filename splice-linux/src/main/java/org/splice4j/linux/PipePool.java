@@ -28,6 +28,9 @@ final class PipePool {
     private int total;
     private boolean closed;
     private boolean warnedCreateFailure;
+    /** For tests and metrics: how often the kernel refused to grow a pipe, and the smallest size it granted. */
+    private int growRefusals;
+    private int smallestGranted = Integer.MAX_VALUE;
 
     PipePool(int maxPipes, int pipeSize) {
         this.maxPipes = maxPipes;
@@ -57,7 +60,9 @@ final class PipePool {
         // Both fds are ours from here until destroy().
         int size = LibC.fcntl(fds[1], F_GETPIPE_SZ, 0);
         total++;
-        return new Pipe(fds[0], fds[1], size > 0 ? size : 4096);
+        Pipe pipe = new Pipe(fds[0], fds[1], size > 0 ? size : 4096);
+        smallestGranted = Math.min(smallestGranted, pipe.capacity);
+        return pipe;
     }
 
     /**
@@ -78,6 +83,9 @@ final class PipePool {
             }
             // Refused (EPERM past the per-user limit): keep the size it has and never ask again for this pipe.
             p.growRefused = true;
+            synchronized (this) {
+                growRefusals++;
+            }
         }
     }
 
@@ -99,6 +107,15 @@ final class PipePool {
 
     synchronized int total() {
         return total;
+    }
+
+    synchronized int growRefusals() {
+        return growRefusals;
+    }
+
+    /** The smallest size a new pipe came with (the kernel's default, or two pages past the per-user limit). */
+    synchronized int smallestGranted() {
+        return smallestGranted;
     }
 
     synchronized int pooled() {
