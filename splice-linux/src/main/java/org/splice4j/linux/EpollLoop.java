@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.util.Arrays;
 
 import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 
 import org.splice4j.spi.support.RelayLoop;
 
@@ -134,7 +135,7 @@ final class EpollLoop extends RelayLoop {
             for (int i = 0; i < n; i++) {
                 long data = events.data(i);
                 if (data == WAKEUP_TOKEN) {
-                    LibC.read(eventFd, drain, 8); // reset the counter; tasks run at the top of the loop
+                    LibC.read(eventFd, Pointer.nativeValue(drain), 8); // reset the counter; tasks run at the top of the loop
                     continue;
                 }
                 Handler h = handlers[(int) data];
@@ -156,7 +157,7 @@ final class EpollLoop extends RelayLoop {
         // Any thread. Under the lock so that a late wake-up can never write into a closed, reused fd number.
         synchronized (one) {
             if (!closed) {
-                LibC.write(eventFd, one, 8);
+                LibC.write(eventFd, Pointer.nativeValue(one), 8);
             }
         }
     }

@@ -45,11 +45,14 @@ final class LibC {
     /** {@code int eventfd(unsigned int initval, int flags)}, eventfd(2). */
     static native int eventfd(int initval, int flags);
 
-    /** {@code ssize_t read(int fd, void *buf, size_t count)}, read(2). */
-    static native long read(int fd, Pointer buf, long count);
+    /**
+     * {@code ssize_t read(int fd, void *buf, size_t count)}, read(2). The buffer is a native address
+     * ({@code Pointer.nativeValue}): a number costs no object per call, a {@code Pointer} at an offset would.
+     */
+    static native long read(int fd, long buf, long count);
 
-    /** {@code ssize_t write(int fd, const void *buf, size_t count)}, write(2). */
-    static native long write(int fd, Pointer buf, long count);
+    /** {@code ssize_t write(int fd, const void *buf, size_t count)}, write(2); the buffer as a native address. */
+    static native long write(int fd, long buf, long count);
 
     /** {@code int close(int fd)}, close(2). */
     static native int close(int fd);

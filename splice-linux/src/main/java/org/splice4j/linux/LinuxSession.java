@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 
 import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult.Outcome;
@@ -249,6 +250,8 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         private Pipe pipe;
         /** User-space bytes to write (already-read bytes, or a copied burst), or null. */
         private Memory buffer;
+        /** The buffer's native address: read and write take it as a number, so no Pointer is made per call. */
+        private long bufferAddress;
         private int bufferPos;
         private int bufferLen;
         /** The kernel refused splice for this socket (EINVAL, ENOSYS): copy for the rest of the session. */
@@ -265,6 +268,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             int n = alreadyRead.remaining();
             if (n > 0) {
                 buffer = new Memory(n);
+                bufferAddress = Pointer.nativeValue(buffer);
                 byte[] bytes = new byte[n];
                 alreadyRead.get(bytes);
                 buffer.write(0, bytes, 0, n);
@@ -277,7 +281,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             while (true) {
                 // 1. User-space bytes first: they were read before anything now in the socket.
                 while (bufferLen > 0) {
-                    long n = LibC.write(dst.fd.fd(), buffer.share(bufferPos), bufferLen);
+                    long n = LibC.write(dst.fd.fd(), bufferAddress + bufferPos, bufferLen);
                     if (n < 0) {
                         int errno = Errno.last();
                         if (errno == Errno.EINTR) {
@@ -386,9 +390,10 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             }
             if (buffer == null) {
                 buffer = new Memory(FALLBACK_BUFFER_SIZE);
+                bufferAddress = Pointer.nativeValue(buffer);
             }
             while (true) {
-                long n = LibC.read(src.fd.fd(), buffer, FALLBACK_BUFFER_SIZE);
+                long n = LibC.read(src.fd.fd(), bufferAddress, FALLBACK_BUFFER_SIZE);
                 if (n > 0) {
                     bufferPos = 0;
                     bufferLen = (int) n;
@@ -435,6 +440,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             if (buffer != null && bufferLen == 0) {
                 buffer.close();
                 buffer = null;
+                bufferAddress = 0;
                 bufferPos = 0;
             }
         }
