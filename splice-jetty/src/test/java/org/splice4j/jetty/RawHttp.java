@@ -54,6 +54,27 @@ final class RawHttp {
         return head.toString(StandardCharsets.ISO_8859_1);
     }
 
+    /** Reads exactly {@code n} bytes of body and digests them. */
+    static org.splice4j.spi.contract.Streams.Received readBody(InputStream in, long n) throws IOException {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+        byte[] buf = new byte[64 * 1024];
+        long left = n;
+        while (left > 0) {
+            int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+            if (r < 0) {
+                throw new IOException("end of stream with " + left + " of " + n + " body bytes missing");
+            }
+            md.update(buf, 0, r);
+            left -= r;
+        }
+        return new org.splice4j.spi.contract.Streams.Received(n, java.util.HexFormat.of().formatHex(md.digest()));
+    }
+
     static int status(String head) {
         return Integer.parseInt(head.substring(9, 12));
     }

@@ -41,9 +41,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import org.splice4j.spi.SpliceListener;
 import org.splice4j.spi.SpliceResult;
-import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.contract.EndedSessions;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -54,19 +53,14 @@ class SpliceProxyServletTest {
 
     private static LinuxTestbed bed;
     private static Backend backend;
-    private static final BlockingQueue<SpliceResult> ended = new LinkedBlockingQueue<>();
+    private static final EndedSessions ended = new EndedSessions();
     /** The status each proxy's request log saw, per request. */
     private static final BlockingQueue<Integer> logged = new LinkedBlockingQueue<>();
 
     @BeforeAll
     static void start() throws Exception {
         bed = LinuxTestbed.open();
-        bed.splicer.addListener(new SpliceListener() {
-            @Override
-            public void sessionEnded(SpliceSession session, SpliceResult result) {
-                ended.add(result);
-            }
-        });
+        bed.splicer.addListener(ended);
         backend = Backend.start();
     }
 

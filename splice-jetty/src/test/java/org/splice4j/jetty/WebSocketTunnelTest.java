@@ -28,9 +28,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import org.splice4j.spi.SpliceListener;
 import org.splice4j.spi.SpliceResult;
-import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.contract.EndedSessions;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -48,17 +47,12 @@ class WebSocketTunnelTest {
     private static Server wsServer;
     private static ServerConnector ws;
     private static ServerConnector wss;
-    private static final BlockingQueue<SpliceResult> ended = new LinkedBlockingQueue<>();
+    private static final EndedSessions ended = new EndedSessions();
 
     @BeforeAll
     static void start() throws Exception {
         bed = LinuxTestbed.open();
-        bed.splicer.addListener(new SpliceListener() {
-            @Override
-            public void sessionEnded(SpliceSession session, SpliceResult result) {
-                ended.add(result);
-            }
-        });
+        bed.splicer.addListener(ended);
         wsServer = new Server();
         ws = new ServerConnector(wsServer);
         ws.setHost("127.0.0.1");
@@ -186,8 +180,17 @@ class WebSocketTunnelTest {
             if (splice) {
                 SpliceResult r = ended.poll(10, TimeUnit.SECONDS);
                 assertThat(r).as("the tunnel ends after the close").isNotNull();
-                assertThat(r.outcome()).isEqualTo(SpliceResult.Outcome.COMPLETED);
-                assertThat(r.splicedBytes()).isGreaterThanOrEqualTo(2L * MESSAGES * MESSAGE);
+                if (scheme.equals("ws")) {
+                    assertThat(r.outcome()).isEqualTo(SpliceResult.Outcome.COMPLETED);
+                } else {
+                    // Over TLS the server's close_notify may reach a client that already closed its socket, whose
+                    // kernel then answers with a reset: the WebSocket close above was clean either way.
+                    assertThat(r.outcome()).isIn(SpliceResult.Outcome.COMPLETED, SpliceResult.Outcome.RESET);
+                }
+                long total = 2L * MESSAGES * MESSAGE;
+                assertThat(r.splicedBytes() + r.copiedBytes()).isGreaterThanOrEqualTo(total);
+                // Splice-auto copies the start of each burst (up to 64 KiB) until it knows the burst is bulk.
+                assertThat(r.splicedBytes()).as("most bytes spliced").isGreaterThanOrEqualTo(total * 9 / 10);
             }
             if (scheme.equals("ws")) {
                 assertThat(splice ? upgrades.getSplicedTunnels() : upgrades.getCopiedTunnels()).isEqualTo(1);

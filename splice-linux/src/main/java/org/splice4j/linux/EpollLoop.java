@@ -36,6 +36,14 @@ final class EpollLoop extends RelayLoop {
     /** 8 bytes holding 1, written by foreign threads to wake the loop (concurrent writers write the same value). */
     private final Memory one = new Memory(8);
     private final Memory drain = new Memory(8);
+    /**
+     * One copy buffer for every session of this loop: a direction that copies reads into it and writes it out at
+     * once, on this thread, so it holds nothing between wake-ups (what the destination did not take moves to a
+     * buffer of the direction's own).
+     */
+    private final Memory scratch = new Memory(SCRATCH_SIZE);
+    private final long scratchAddress = Pointer.nativeValue(scratch);
+    static final int SCRATCH_SIZE = 64 * 1024;
 
     private Handler[] handlers = new Handler[64];
     private int[] freeSlots = new int[64];
@@ -67,6 +75,11 @@ final class EpollLoop extends RelayLoop {
             throw new UncheckedIOException(Errno.exception("epoll_ctl", errno));
         }
         startThread();
+    }
+
+    /** Loop thread only: the native address of the loop's copy buffer of {@link #SCRATCH_SIZE} bytes. */
+    long scratchAddress() {
+        return scratchAddress;
     }
 
     /** Loop thread: a new slot for {@code handler}, not yet in epoll. */
@@ -171,5 +184,6 @@ final class EpollLoop extends RelayLoop {
         }
         LibC.close(epfd);
         events.free();
+        scratch.close();
     }
 }

@@ -54,6 +54,9 @@ final class LibC {
     /** {@code ssize_t write(int fd, const void *buf, size_t count)}, write(2); the buffer as a native address. */
     static native long write(int fd, long buf, long count);
 
+    /** {@code void *memcpy(void *dest, const void *src, size_t n)}, with native addresses; returns dest. */
+    static native long memcpy(long dest, long src, long n);
+
     /** {@code int close(int fd)}, close(2). */
     static native int close(int fd);
 

@@ -24,8 +24,14 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
     private static final int SPLICE_F_NONBLOCK = 2;
     /** Never SPLICE_F_MORE: it corks small messages (golang/go#10948). */
     private static final int SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-    /** Buffer per direction while it copies (no pipe free, or splice refused): the bound on a session's heap-free memory. */
-    static final int FALLBACK_BUFFER_SIZE = 64 * 1024;
+    /**
+     * Splice-auto, per direction: a direction copies (read and write through the loop's scratch buffer) until one
+     * read fills that buffer, the mark of a bulk stream, and then splices; a splice that brings in less than this
+     * goes back to copying. Small interactive messages thus cost a read and a write, never a pipe's overhead, and bulk
+     * streams pay one 64 KiB copy when they start. Two small splices in a row are needed to go back, as one is often
+     * only the tail of a burst.
+     */
+    static final int SMALL_READ = 4096;
 
     private final EpollLoop loop;
     private final PipePool pool;
@@ -256,6 +262,10 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         private int bufferLen;
         /** The kernel refused splice for this socket (EINVAL, ENOSYS): copy for the rest of the session. */
         private boolean spliceRefused;
+        /** Splice-auto's state: splice the next read (bulk) or copy it (small messages; every direction starts so). */
+        private boolean bulk;
+        /** Small splices in a row; two of them switch back to copying (one is often just the tail of a burst). */
+        private int smallSplices;
         private boolean srcEof;
         boolean wantRead;
         boolean wantWrite;
@@ -298,9 +308,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     bufferLen -= (int) n;
                     moved(n, false);
                 }
-                if (buffer != null && buffer.size() != FALLBACK_BUFFER_SIZE) {
-                    freeBuffer(); // the already-read bytes are out; copy bursts use a buffer of their own size
-                }
+                freeBuffer(); // written out: a direction holds user-space memory only while its destination is full
                 // 2. Then what is in the pipe.
                 while (pipe != null && pipe.bytes > 0) {
                     long n = LibC.splice(pipe.readFd, null, dst.fd.fd(), null, pipe.bytes, SPLICE_FLAGS);
@@ -349,9 +357,12 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             }
         }
 
-        /** One read from the source, spliced into a pipe if one is free, else copied. False: stop for now. */
+        /**
+         * One read from the source: spliced into a pipe when the stream is bulk and a pipe is free, else copied.
+         * False: stop for now.
+         */
         private boolean readSource() {
-            if (!spliceRefused && (pipe != null || (pipe = pool.acquire()) != null)) {
+            if (bulk && !spliceRefused && (pipe != null || (pipe = pool.acquire()) != null)) {
                 while (true) {
                     long n = LibC.splice(src.fd.fd(), null, pipe.writeFd, null, pipe.capacity, SPLICE_FLAGS);
                     if (n > 0) {
@@ -360,6 +371,11 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                             // Half full or more in one call (a pipe's 16 default slots rarely hold a full 64 KiB of
                             // TCP segments): a bulk stream, so give it a bigger pipe. Small messages never get here.
                             pool.grow(pipe);
+                        } else if (n < SMALL_READ && ++smallSplices == 2) {
+                            bulk = false; // small messages now: copy the next ones
+                        }
+                        if (n >= SMALL_READ) {
+                            smallSplices = 0;
                         }
                         return true;
                     }
@@ -388,16 +404,20 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     return false;
                 }
             }
-            if (buffer == null) {
-                buffer = new Memory(FALLBACK_BUFFER_SIZE);
-                bufferAddress = Pointer.nativeValue(buffer);
-            }
+            return copySource();
+        }
+
+        /**
+         * Reads into the loop's scratch buffer and writes it to the destination at once; what the destination does
+         * not take now is kept in a buffer of this direction's own (step 1 of {@link #pump} writes it later).
+         */
+        private boolean copySource() {
+            long scratch = loop.scratchAddress();
+            long n;
             while (true) {
-                long n = LibC.read(src.fd.fd(), bufferAddress, FALLBACK_BUFFER_SIZE);
+                n = LibC.read(src.fd.fd(), scratch, EpollLoop.SCRATCH_SIZE);
                 if (n > 0) {
-                    bufferPos = 0;
-                    bufferLen = (int) n;
-                    return true;
+                    break;
                 }
                 if (n == 0) {
                     srcEof = true;
@@ -408,13 +428,42 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     continue;
                 }
                 if (errno == Errno.EAGAIN) {
-                    freeBuffer();
                     wantRead = true;
                     return false;
                 }
                 failed("read", errno);
                 return false;
             }
+            if (n == EpollLoop.SCRATCH_SIZE) {
+                bulk = true; // a full buffer in one read: splice from the next read on
+                smallSplices = 0;
+            }
+            long written = 0;
+            while (written < n) {
+                long w = LibC.write(dst.fd.fd(), scratch + written, n - written);
+                if (w < 0) {
+                    int errno = Errno.last();
+                    if (errno == Errno.EINTR) {
+                        continue;
+                    }
+                    if (errno == Errno.EAGAIN) {
+                        break;
+                    }
+                    failed("write", errno);
+                    return false;
+                }
+                written += w;
+                moved(w, false);
+            }
+            if (written < n) {
+                int rest = (int) (n - written);
+                buffer = new Memory(rest);
+                bufferAddress = Pointer.nativeValue(buffer);
+                LibC.memcpy(bufferAddress, scratch + written, rest); // the scratch buffer is the next session's
+                bufferPos = 0;
+                bufferLen = rest;
+            }
+            return true;
         }
 
         private void waitForDestination() {

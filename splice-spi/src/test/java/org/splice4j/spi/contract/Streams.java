@@ -123,6 +123,22 @@ public final class Streams {
         return new Received(total, HexFormat.of().formatHex(md.digest()));
     }
 
+    /** Reads exactly {@code n} bytes from a blocking channel and digests them; fails at an early end of stream. */
+    public static Received readExactlyDigest(SocketChannel ch, long n) throws IOException {
+        MessageDigest md = sha256();
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
+        for (long left = n; left > 0; ) {
+            buf.clear().limit((int) Math.min(CHUNK, left));
+            int r = ch.read(buf);
+            if (r < 0) {
+                throw new IOException("end of stream with " + left + " of " + n + " bytes missing");
+            }
+            md.update(buf.array(), 0, r);
+            left -= r;
+        }
+        return new Received(n, HexFormat.of().formatHex(md.digest()));
+    }
+
     /** Reads exactly {@code n} bytes, or fails at end of stream. */
     public static byte[] readExactly(SocketChannel ch, int n) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(n);
