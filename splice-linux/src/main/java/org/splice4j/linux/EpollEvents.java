@@ -1,5 +1,8 @@
 package org.splice4j.linux;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Platform;
 
@@ -32,10 +35,18 @@ final class EpollEvents {
     private final int capacity;
     private final Memory events;
     private final Memory ctlEvent = new Memory(16);
+    /**
+     * Java views of the same native memory: reading an event through a direct buffer is plain Java (intrinsified),
+     * where {@code Memory.getInt} is a native call each time, twice per event, on the latency path.
+     */
+    private final ByteBuffer eventsView;
+    private final ByteBuffer ctlView;
 
     EpollEvents(int capacity) {
         this.capacity = capacity;
         this.events = new Memory((long) capacity * SIZE);
+        this.eventsView = events.getByteBuffer(0, (long) capacity * SIZE).order(ByteOrder.nativeOrder());
+        this.ctlView = ctlEvent.getByteBuffer(0, 16).order(ByteOrder.nativeOrder());
     }
 
     int capacity() {
@@ -47,17 +58,17 @@ final class EpollEvents {
     }
 
     int events(int i) {
-        return events.getInt((long) i * SIZE);
+        return eventsView.getInt(i * SIZE);
     }
 
     long data(int i) {
-        return events.getLong((long) i * SIZE + DATA_OFFSET);
+        return eventsView.getLong(i * SIZE + DATA_OFFSET);
     }
 
     /** The single event passed to epoll_ctl, filled in. */
     Memory ctl(int interest, long data) {
-        ctlEvent.setInt(0, interest);
-        ctlEvent.setLong(DATA_OFFSET, data);
+        ctlView.putInt(0, interest);
+        ctlView.putLong(DATA_OFFSET, data);
         return ctlEvent;
     }
 
