@@ -155,6 +155,10 @@ public class SpliceProxyServlet extends ProxyServlet {
                 stock(proxyResponse, source, chunk);
                 return;
             }
+            if (!disarmTimeout(proxyResponse)) {
+                stock(proxyResponse, source, chunk);
+                return;
+            }
             AsyncContext async = request.getAsyncContext();
             // The client's connection closes when the tunnel ends, before the exchange completes: Jetty reports that
             // as an error, and this listener completes quietly instead of letting it become a 500 in the logs.
@@ -181,6 +185,9 @@ public class SpliceProxyServlet extends ProxyServlet {
             splicedResponses.increment();
             tunnel.result().thenAccept(r -> {
                 try {
+                    // Only now may Jetty's client close its connection: its close shuts the socket's output down,
+                    // which mid-body would tell the server its client is gone (Jetty's own server then stops).
+                    proxyResponse.abort(new SplicedResponseException());
                     onSplicedResponse(request, r);
                 } finally {
                     try {
@@ -190,19 +197,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                     }
                 }
             });
-            // Jetty's client must forget this exchange (its timeout would otherwise fire mid-body); it closes its
-            // channel, and the provider keeps relaying on its own descriptor. The JDK shuts a registered channel's
-            // output down when it closes it, unless SO_LINGER is 0: that FIN would reach the server mid-body, and a
-            // server may stop sending on it (Jetty's does, at times). With linger 0 the JDK's close does nothing to
-            // the connection, which the provider's dup keeps open; the provider's own close at the end of the
-            // session, after both FINs, resets what is left of it.
-            try {
-                ((java.nio.channels.SocketChannel) ends[1].getTransport())
-                        .setOption(java.net.StandardSocketOptions.SO_LINGER, 0);
-            } catch (IOException | RuntimeException e) {
-                LOG.log(Level.DEBUG, "splice4j: cannot set SO_LINGER on the server connection", e);
-            }
-            proxyResponse.abort(new SplicedResponseException());
+
         }
 
         /** The stock path, resumed with a chunk already read. */
@@ -284,6 +279,24 @@ public class SpliceProxyServlet extends ProxyServlet {
                 prefix.put(firstBytes.getByteBuffer().duplicate());
             }
             return prefix.flip();
+        }
+    }
+
+    /**
+     * Takes the total timeout ({@code ProxyServlet}'s {@code timeout}, 60 s by default) off the client exchange of a
+     * response about to be spliced: it is fixed when the request is sent, and firing mid-body it would close the
+     * server connection under the splice. The idle timeout moves to the session. Jetty 12.1 has no API for it, hence
+     * reflection; where that is refused (Jetty as named modules) the response goes the stock way.
+     */
+    private static boolean disarmTimeout(Response proxyResponse) {
+        try {
+            java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
+            f.setAccessible(true);
+            f.setLong(proxyResponse.getRequest(), Long.MAX_VALUE);
+            return true;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.log(Level.DEBUG, "splice4j: cannot lift the client timeout, not splicing: " + e);
+            return false;
         }
     }
 

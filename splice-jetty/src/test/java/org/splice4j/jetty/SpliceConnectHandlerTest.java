@@ -451,8 +451,16 @@ class SpliceConnectHandlerTest {
             // The echo server lives in this JVM: its sockets count too, and it closes them after its last write.
             assertThat(echo.awaitNoConnections(10, TimeUnit.SECONDS)).isTrue();
             assertThat(handler.getSplicedTunnels()).isEqualTo(tunnels + 1);
-            assertThat(SpliceProviderContractTest.openFdsForTests()).as("descriptors after %d tunnels", tunnels)
-                    .isEqualTo(baseline);
+            // The JDK closes a channel still registered with a selector only when that selector next runs, so the
+            // count may lag behind the closes by a wake-up of Jetty's selectors (the baseline too, after the warm-up
+            // tunnel): wait, bounded, until it is no higher than the baseline. A leak would stay above it.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long open = SpliceProviderContractTest.openFdsForTests();
+            while (open > baseline && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+                open = SpliceProviderContractTest.openFdsForTests();
+            }
+            assertThat(open).as("descriptors after %d tunnels", tunnels).isLessThanOrEqualTo(baseline);
         }
     }
 
