@@ -62,19 +62,9 @@ class SamplesJarIT {
                     int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
                     try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
                          SocketChannel server = target.accept()) {
-                        java.util.concurrent.FutureTask<Streams.Received> read =
-                                new java.util.concurrent.FutureTask<>(() -> Streams.readToEnd(server));
-                        Thread reader = new Thread(read, "it-reader");
-                        reader.setDaemon(true);
-                        reader.start();
-                        String sent = Streams.writeAndShutdown(client, 11, 32L << 20);
-                        assertEquals(new Streams.Received(32L << 20, sent), read.get(60, TimeUnit.SECONDS));
+                        relay32MiB(client, server, 11);
                     }
-                    p.destroy(); // SIGTERM
-                    assertTrue(p.waitFor(20, TimeUnit.SECONDS), "SIGTERM must stop the sample");
-                    String err = Files.readString(errFile);
-                    assertTrue(err.contains("using provider linux"), err);
-                    assertFalse(err.contains("WARNING"), "no JVM flag warnings with java -jar: " + err);
+                    stopsOnSigtermWithoutWarnings(p, errFile);
                 } finally {
                     p.destroyForcibly();
                     Files.deleteIfExists(errFile);
@@ -107,25 +97,35 @@ class SamplesJarIT {
                             head.append((char) one.get(0));
                         }
                         assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
-                        java.util.concurrent.FutureTask<Streams.Received> read =
-                                new java.util.concurrent.FutureTask<>(() -> Streams.readToEnd(server));
-                        Thread reader = new Thread(read, "it-reader");
-                        reader.setDaemon(true);
-                        reader.start();
-                        String sent = Streams.writeAndShutdown(client, 12, 32L << 20);
-                        assertEquals(new Streams.Received(32L << 20, sent), read.get(60, TimeUnit.SECONDS));
+                        relay32MiB(client, server, 12);
                     }
                 }
-                p.destroy(); // SIGTERM
-                assertTrue(p.waitFor(20, TimeUnit.SECONDS), "SIGTERM must stop the sample");
-                String err = Files.readString(errFile);
-                assertTrue(err.contains("using provider linux"), err);
-                assertFalse(err.contains("WARNING") || err.contains("WARN "), "no warnings with java -jar: " + err);
+                stopsOnSigtermWithoutWarnings(p, errFile);
             } finally {
                 p.destroyForcibly();
                 Files.deleteIfExists(errFile);
             }
         }
+    }
+
+    /** 32 MiB from {@code client} through the sample to {@code server}, checked by SHA-256. */
+    private static void relay32MiB(SocketChannel client, SocketChannel server, long seed) throws Exception {
+        java.util.concurrent.FutureTask<Streams.Received> read =
+                new java.util.concurrent.FutureTask<>(() -> Streams.readToEnd(server));
+        Thread reader = new Thread(read, "it-reader");
+        reader.setDaemon(true);
+        reader.start();
+        String sent = Streams.writeAndShutdown(client, seed, 32L << 20);
+        assertEquals(new Streams.Received(32L << 20, sent), read.get(60, TimeUnit.SECONDS));
+    }
+
+    /** SIGTERM stops the sample; its stderr shows the linux provider and no warning (JVM flags or Jetty's). */
+    private static void stopsOnSigtermWithoutWarnings(Process p, Path errFile) throws Exception {
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "SIGTERM must stop the sample");
+        String err = Files.readString(errFile);
+        assertTrue(err.contains("using provider linux"), err);
+        assertFalse(err.contains("WARNING") || err.contains("WARN "), "no warnings with java -jar: " + err);
     }
 
     @Test

@@ -64,15 +64,7 @@ class SpliceConnectHandlerTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (echo != null) {
-            echo.close();
-        }
-        if (backend != null) {
-            backend.close();
-        }
-        if (bed != null) {
-            bed.close();
-        }
+        Closing.closeAll(echo, backend, bed);
     }
 
     @BeforeEach

@@ -66,12 +66,7 @@ class SpliceProxyServletTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (backend != null) {
-            backend.close();
-        }
-        if (bed != null) {
-            bed.close();
-        }
+        Closing.closeAll(backend, bed);
     }
 
     @BeforeEach

@@ -69,12 +69,7 @@ class WebSocketTunnelTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (wsServer != null) {
-            wsServer.stop();
-        }
-        if (bed != null) {
-            bed.close();
-        }
+        Closing.closeAll(wsServer == null ? null : wsServer::stop, bed);
     }
 
     @BeforeEach
