@@ -26,6 +26,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.contract.EndedSessions;
 import org.splice4j.spi.contract.LinuxTestbed;
+import org.splice4j.spi.contract.RawHttp;
 import org.splice4j.spi.contract.Streams;
 
 /**
@@ -152,20 +153,8 @@ class JettyProxySampleTest {
     }
 
     private static int connect(int proxyPort, String authority) throws Exception {
-        try (java.net.Socket s = new java.net.Socket("127.0.0.1", proxyPort)) {
-            s.setSoTimeout(20_000);
-            s.getOutputStream().write(("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")
-                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            byte[] line = new byte[12];
-            int n = 0;
-            while (n < 12) {
-                int r = s.getInputStream().read(line, n, 12 - n);
-                if (r < 0) {
-                    break;
-                }
-                n += r;
-            }
-            return Integer.parseInt(new String(line, 9, 3, java.nio.charset.StandardCharsets.US_ASCII));
+        try (java.net.Socket s = RawHttp.connect(proxyPort)) {
+            return RawHttp.connectTunnel(s, authority, new byte[0]);
         }
     }
 

@@ -39,6 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import org.splice4j.spi.contract.RawHttp;
+
 /**
  * The {@code splice4j} Jetty module as a jetty-home user runs it: a fresh {@code $JETTY_BASE} holding
  * {@code modules/splice4j.mod}, {@code etc/splice4j.xml} and the four jars in {@code lib/splice4j/};

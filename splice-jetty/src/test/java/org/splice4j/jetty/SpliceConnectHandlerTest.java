@@ -38,6 +38,7 @@ import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.contract.EndedSessions;
 import org.splice4j.spi.contract.LinuxTestbed;
+import org.splice4j.spi.contract.RawHttp;
 import org.splice4j.spi.contract.SpliceProviderContractTest;
 import org.splice4j.spi.contract.Streams;
 
@@ -207,7 +208,7 @@ class SpliceConnectHandlerTest {
             String head = RawHttp.readHead(in);
             assertThat(RawHttp.status(head)).isEqualTo(200);
             assertThat(head).containsIgnoringCase("Content-Length: " + size);
-            assertThat(RawHttp.readBody(in, size)).isEqualTo(new Streams.Received(size, Streams.expected(7, size, new byte[0])));
+            assertThat(Streams.readExactlyDigest(in, size)).isEqualTo(new Streams.Received(size, Streams.expected(7, size, new byte[0])));
             out.write(("POST /digest HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: " + size
                     + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             try (InputStream body = Streams.inputStream(9, size)) {

@@ -12,6 +12,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import org.splice4j.spi.contract.RawHttp;
+
 /** What {@link SpliceUpgradeHandler} answers when it does not open a tunnel, with hand-made requests. */
 class SpliceUpgradeHandlerTest {
 

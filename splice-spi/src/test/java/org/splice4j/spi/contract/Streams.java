@@ -123,6 +123,21 @@ public final class Streams {
         return new Received(total, HexFormat.of().formatHex(md.digest()));
     }
 
+    /** Reads exactly {@code n} bytes from a stream and digests them; fails at an early end of stream. */
+    public static Received readExactlyDigest(InputStream in, long n) throws IOException {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[CHUNK];
+        for (long left = n; left > 0; ) {
+            int r = in.read(buf, 0, (int) Math.min(CHUNK, left));
+            if (r < 0) {
+                throw new IOException("end of stream with " + left + " of " + n + " bytes missing");
+            }
+            md.update(buf, 0, r);
+            left -= r;
+        }
+        return new Received(n, HexFormat.of().formatHex(md.digest()));
+    }
+
     /** Reads exactly {@code n} bytes from a blocking channel and digests them; fails at an early end of stream. */
     public static Received readExactlyDigest(SocketChannel ch, long n) throws IOException {
         MessageDigest md = sha256();

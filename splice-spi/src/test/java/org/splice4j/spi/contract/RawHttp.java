@@ -1,4 +1,4 @@
-package org.splice4j.jetty;
+package org.splice4j.spi.contract;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -8,20 +8,20 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
 /** A blocking client that speaks just enough HTTP/1.1 by hand to open tunnels through a proxy. */
-final class RawHttp {
+public final class RawHttp {
 
     private RawHttp() {
     }
 
     /** Opens a socket to the proxy (with a read timeout so a stuck test fails instead of hanging). */
-    static Socket connect(int proxyPort) throws IOException {
+    public static Socket connect(int proxyPort) throws IOException {
         Socket s = new Socket("127.0.0.1", proxyPort);
         s.setSoTimeout(20_000);
         return s;
     }
 
     /** Sends CONNECT (plus any bytes pipelined after it) and returns the status code of the answer. */
-    static int connectTunnel(Socket s, String authority, byte[] pipelined, String... headers) throws IOException {
+    public static int connectTunnel(Socket s, String authority, byte[] pipelined, String... headers) throws IOException {
         StringBuilder req = new StringBuilder("CONNECT ").append(authority).append(" HTTP/1.1\r\nHost: ")
                 .append(authority).append("\r\n");
         for (String h : headers) {
@@ -39,7 +39,7 @@ final class RawHttp {
     }
 
     /** Reads a response head up to and including the empty line, byte by byte so no body byte is consumed. */
-    static String readHead(InputStream in) throws IOException {
+    public static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;
         byte[] end = {'\r', '\n', '\r', '\n'};
@@ -54,28 +54,7 @@ final class RawHttp {
         return head.toString(StandardCharsets.ISO_8859_1);
     }
 
-    /** Reads exactly {@code n} bytes of body and digests them. */
-    static org.splice4j.spi.contract.Streams.Received readBody(InputStream in, long n) throws IOException {
-        java.security.MessageDigest md;
-        try {
-            md = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
-        byte[] buf = new byte[64 * 1024];
-        long left = n;
-        while (left > 0) {
-            int r = in.read(buf, 0, (int) Math.min(buf.length, left));
-            if (r < 0) {
-                throw new IOException("end of stream with " + left + " of " + n + " body bytes missing");
-            }
-            md.update(buf, 0, r);
-            left -= r;
-        }
-        return new org.splice4j.spi.contract.Streams.Received(n, java.util.HexFormat.of().formatHex(md.digest()));
-    }
-
-    static int status(String head) {
+    public static int status(String head) {
         return Integer.parseInt(head.substring(9, 12));
     }
 }
