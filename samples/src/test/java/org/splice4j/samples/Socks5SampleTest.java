@@ -16,7 +16,6 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -30,7 +29,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.netty.SpliceRelay;
-import org.splice4j.spi.Splicer;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -44,16 +42,10 @@ class Socks5SampleTest {
     private static final long MiB = 1L << 20;
 
     private LinuxTestbed bed;
-    private Splicer splicer;
-    private ServerSocketChannel target;
-    private ExecutorService pool;
 
     @BeforeAll
     void start() throws IOException {
         bed = LinuxTestbed.open();
-        splicer = bed.splicer;
-        target = bed.target;
-        pool = bed.pool;
     }
 
     @AfterAll
@@ -69,19 +61,19 @@ class Socks5SampleTest {
     }
 
     private TunnelServer server(String transport, boolean splice) {
-        return new TunnelServer(transport, splice ? new SpliceRelay(splicer) : new SpliceRelay());
+        return new TunnelServer(transport, splice ? new SpliceRelay(bed.splicer) : new SpliceRelay());
     }
 
     private int targetPort() throws IOException {
-        return ((InetSocketAddress) target.getLocalAddress()).getPort();
+        return ((InetSocketAddress) bed.target.getLocalAddress()).getPort();
     }
 
     /** A JDK SOCKS client connected through the proxy, and the target's accepted end. */
     private Socket[] viaSocks(InetSocketAddress proxy) throws IOException {
-        synchronized (target) {
+        synchronized (bed.target) {
             Socket client = new Socket(new Proxy(Proxy.Type.SOCKS, proxy));
             client.connect(new InetSocketAddress("127.0.0.1", targetPort()), 10_000);
-            SocketChannel server = target.accept();
+            SocketChannel server = bed.target.accept();
             return new Socket[] {client, server.socket()};
         }
     }
@@ -107,9 +99,9 @@ class Socks5SampleTest {
             try (Socket client = s[0]; Socket srv = s[1]) {
                 byte[] up = Streams.randomBytes(1, (int) (16 * MiB));
                 byte[] down = Streams.randomBytes(2, (int) (16 * MiB));
-                Future<byte[]> atServer = pool.submit(() -> srv.getInputStream().readAllBytes());
-                Future<byte[]> atClient = pool.submit(() -> client.getInputStream().readAllBytes());
-                pool.submit(() -> {
+                Future<byte[]> atServer = bed.pool.submit(() -> srv.getInputStream().readAllBytes());
+                Future<byte[]> atClient = bed.pool.submit(() -> client.getInputStream().readAllBytes());
+                bed.pool.submit(() -> {
                     sendAndShutdown(srv, down);
                     return null;
                 });
@@ -135,19 +127,19 @@ class Socks5SampleTest {
                     open.add(s[1]);
                     byte[] up = Streams.randomBytes(10L * i, 64 * 1024 + i);
                     byte[] down = Streams.randomBytes(10L * i + 1, 32 * 1024 + i);
-                    checks.add(pool.submit(() -> {
+                    checks.add(bed.pool.submit(() -> {
                         sendAndShutdown(s[0], up);
                         return null;
                     }));
-                    checks.add(pool.submit(() -> {
+                    checks.add(bed.pool.submit(() -> {
                         sendAndShutdown(s[1], down);
                         return null;
                     }));
-                    checks.add(pool.submit(() -> {
+                    checks.add(bed.pool.submit(() -> {
                         assertArrayEquals(up, s[1].getInputStream().readAllBytes());
                         return null;
                     }));
-                    checks.add(pool.submit(() -> {
+                    checks.add(bed.pool.submit(() -> {
                         assertArrayEquals(down, s[0].getInputStream().readAllBytes());
                         return null;
                     }));
@@ -178,7 +170,7 @@ class Socks5SampleTest {
                     byte[] late = Streams.randomBytes(4, (int) (16 * MiB));
                     sendAndShutdown(closer, first);
                     assertEquals(sha256(first), sha256(other.getInputStream().readAllBytes()));
-                    Future<byte[]> lateArrived = pool.submit(() -> closer.getInputStream().readAllBytes());
+                    Future<byte[]> lateArrived = bed.pool.submit(() -> closer.getInputStream().readAllBytes());
                     sendAndShutdown(other, late);
                     assertEquals(sha256(late), sha256(lateArrived.get(60, TimeUnit.SECONDS)));
                 }

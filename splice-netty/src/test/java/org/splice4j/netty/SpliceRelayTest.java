@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -27,7 +25,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
-import org.splice4j.spi.Splicer;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -38,16 +35,10 @@ class SpliceRelayTest {
     private static final long MiB = 1L << 20;
 
     private LinuxTestbed bed;
-    private Splicer splicer;
-    private ServerSocketChannel target;
-    private ExecutorService pool;
 
     @BeforeAll
     void start() throws IOException {
         bed = LinuxTestbed.open();
-        splicer = bed.splicer;
-        target = bed.target;
-        pool = bed.pool;
     }
 
     @AfterAll
@@ -67,20 +58,20 @@ class SpliceRelayTest {
     }
 
     private SpliceRelay relay(boolean splice) {
-        return splice ? new SpliceRelay(splicer).withPassiveHandlers(TestForwarder.InactiveCounter.class)
+        return splice ? new SpliceRelay(bed.splicer).withPassiveHandlers(TestForwarder.InactiveCounter.class)
                 : new SpliceRelay();
     }
 
     private TestForwarder forwarder(TestForwarder.Transport t, boolean splice, Consumer<Channel> extra)
             throws Exception {
-        return new TestForwarder(t, (InetSocketAddress) target.getLocalAddress(), relay(splice), extra);
+        return new TestForwarder(t, (InetSocketAddress) bed.target.getLocalAddress(), relay(splice), extra);
     }
 
     /** client -> forwarder -> server, the server side accepted from the target listener. */
     private SocketChannel[] connect(TestForwarder f) throws IOException {
-        synchronized (target) {
+        synchronized (bed.target) {
             SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", f.port()));
-            SocketChannel server = target.accept();
+            SocketChannel server = bed.target.accept();
             return new SocketChannel[] {client, server};
         }
     }
@@ -99,10 +90,10 @@ class SpliceRelayTest {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
                 long size = 64 * MiB;
-                Future<String> up = pool.submit(() -> Streams.writeAndShutdown(client, 1, size));
-                Future<String> down = pool.submit(() -> Streams.writeAndShutdown(server, 2, size));
-                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
-                Future<Streams.Received> atClient = pool.submit(() -> Streams.readToEnd(client));
+                Future<String> up = bed.pool.submit(() -> Streams.writeAndShutdown(client, 1, size));
+                Future<String> down = bed.pool.submit(() -> Streams.writeAndShutdown(server, 2, size));
+                Future<Streams.Received> atServer = bed.pool.submit(() -> Streams.readToEnd(server));
+                Future<Streams.Received> atClient = bed.pool.submit(() -> Streams.readToEnd(client));
                 assertEquals(new Streams.Received(size, up.get(60, TimeUnit.SECONDS)), atServer.get(60, TimeUnit.SECONDS));
                 assertEquals(new Streams.Received(size, down.get(60, TimeUnit.SECONDS)), atClient.get(60, TimeUnit.SECONDS));
                 SpliceResult r = result(f);
@@ -136,7 +127,7 @@ class SpliceRelayTest {
                 SocketChannel other = first.equals("client") ? server : client;
                 String sent = Streams.writeAndShutdown(closer, 3, MiB);
                 assertEquals(new Streams.Received(MiB, sent), Streams.readToEnd(other));
-                Future<Streams.Received> late = pool.submit(() -> Streams.readToEnd(closer));
+                Future<Streams.Received> late = bed.pool.submit(() -> Streams.readToEnd(closer));
                 // 128 MiB: long enough for the half-closed peer's socket to fill, so the relay must wait for EPOLLOUT
                 // on a channel whose input is already shut down (where Netty 4.2.18's epoll transport loses data).
                 String lateSent = Streams.writeAndShutdown(other, 4, 128 * MiB);
@@ -160,8 +151,8 @@ class SpliceRelayTest {
                 SpliceResult r = result(f);
                 assertTrue(r.outcome() == Outcome.CANCELLED || r.outcome() == Outcome.COMPLETED, r.toString());
                 // Both peers see the end of their streams; nothing hangs.
-                assertEquals(0, pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
-                assertEquals(0, pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
+                assertEquals(0, bed.pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
+                assertEquals(0, bed.pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
             }
         }
     }
@@ -178,8 +169,8 @@ class SpliceRelayTest {
             f.close(); // shutdownGracefully: the loops' shutdown hooks end the deregistered channels' session
             SpliceResult r = result(f);
             assertEquals(Outcome.CANCELLED, r.outcome(), r.toString());
-            assertEquals(0, pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
-            assertEquals(0, pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
+            assertEquals(0, bed.pool.submit(() -> Streams.readToEnd(server)).get(30, TimeUnit.SECONDS).bytes());
+            assertEquals(0, bed.pool.submit(() -> Streams.readToEnd(client)).get(30, TimeUnit.SECONDS).bytes());
         }
     }
 
@@ -191,7 +182,7 @@ class SpliceRelayTest {
                 ch -> ch.pipeline().addLast(new io.netty.handler.timeout.ReadTimeoutHandler(300, TimeUnit.MILLISECONDS)))) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
+                Future<Streams.Received> atServer = bed.pool.submit(() -> Streams.readToEnd(server));
                 Streams.write(client, 8, 8 * MiB); // spliced (the timeout handler does not force copying), then idle
                 SpliceResult r = result(f);
                 assertEquals(Outcome.IDLE_TIMEOUT, r.outcome(), r.toString());
@@ -208,7 +199,7 @@ class SpliceRelayTest {
         try (TestForwarder f = forwarder(t, true, ch -> ch.pipeline().addLast(new LoggingHandler()))) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-                Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(server));
+                Future<Streams.Received> atServer = bed.pool.submit(() -> Streams.readToEnd(server));
                 String sent = Streams.writeAndShutdown(client, 7, 4 * MiB);
                 assertEquals(new Streams.Received(4 * MiB, sent), atServer.get(60, TimeUnit.SECONDS));
                 server.shutdownOutput();
