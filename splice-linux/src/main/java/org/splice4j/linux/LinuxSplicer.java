@@ -67,7 +67,9 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
     }
 
     private static OwnedFd dup(SpliceEndpoint e) {
-        return e.isDescriptor() ? OwnedFd.dupOf(e.descriptor()) : OwnedFd.dupOf(e.channel());
+        return e.isDescriptor()
+                ? OwnedFd.dupOf(e.descriptor(), e.expectedLocalAddress(), e.expectedRemoteAddress())
+                : OwnedFd.dupOf(e.channel());
     }
 
     @Override

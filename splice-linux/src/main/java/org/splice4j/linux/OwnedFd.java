@@ -80,6 +80,17 @@ final class OwnedFd {
      * @throws IllegalArgumentException if it is not (nothing is left open then)
      */
     static OwnedFd dupOf(int callerFd) {
+        return dupOf(callerFd, null, null);
+    }
+
+    /**
+     * {@link #dupOf(int)}, and checks the dup's local and remote addresses are the ones the owner recorded for its
+     * socket (each when not null): a descriptor its owner closed meanwhile, and the kernel gave to a new connection,
+     * has other addresses and is refused.
+     *
+     * @throws IllegalArgumentException if a check fails (nothing is left open then)
+     */
+    static OwnedFd dupOf(int callerFd, InetSocketAddress expectedLocal, InetSocketAddress expectedRemote) {
         // callerFd belongs to the caller (for example a Netty epoll channel); we keep only our dup.
         OwnedFd dup = dup(callerFd);
         try {
@@ -96,13 +107,22 @@ final class OwnedFd {
                     || (domain != AF_INET && domain != AF_INET6)) {
                 throw new IllegalArgumentException("fd " + callerFd + " is not a TCP socket over IPv4 or IPv6");
             }
+            InetSocketAddress remote;
             try {
-                dup.address(true);
+                remote = dup.address(true);
             } catch (Errno.NativeIoException e) {
                 if (e.errno() == Errno.ENOTCONN) {
                     throw new IllegalArgumentException("fd " + callerFd + " is not connected");
                 }
                 throw e;
+            }
+            if (expectedRemote != null && !sameAddress(expectedRemote, remote)) {
+                throw new IllegalArgumentException("fd " + callerFd + " is connected to " + remote + ", not to "
+                        + expectedRemote + ": its owner closed it and the number was reused");
+            }
+            if (expectedLocal != null && !sameAddress(expectedLocal, dup.address(false))) {
+                throw new IllegalArgumentException("fd " + callerFd + " has local address " + dup.address(false)
+                        + ", not " + expectedLocal + ": its owner closed it and the number was reused");
             }
             dup.checkNonBlocking();
             return dup;
@@ -113,6 +133,32 @@ final class OwnedFd {
             }
             throw new IllegalArgumentException("cannot take over fd " + callerFd + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Same IP address (an IPv4-mapped IPv6 address equals its IPv4 form) and port. */
+    private static boolean sameAddress(InetSocketAddress expected, InetSocketAddress actual) {
+        if (expected.getPort() != actual.getPort()) {
+            return false;
+        }
+        InetAddress e = expected.getAddress();
+        if (e == null) {
+            return false; // unresolved: cannot be a connected socket's address
+        }
+        return java.util.Arrays.equals(ipv4IfMapped(e.getAddress()), ipv4IfMapped(actual.getAddress().getAddress()));
+    }
+
+    private static byte[] ipv4IfMapped(byte[] a) {
+        if (a.length == 16) {
+            for (int i = 0; i < 10; i++) {
+                if (a[i] != 0) {
+                    return a;
+                }
+            }
+            if (a[10] == (byte) 0xff && a[11] == (byte) 0xff) {
+                return java.util.Arrays.copyOfRange(a, 12, 16);
+            }
+        }
+        return a;
     }
 
     private static OwnedFd dup(int callerFd) {

@@ -94,4 +94,22 @@ class BadDescriptorTest {
             assertTrue(m.contains("is not connected"), m);
         }
     }
+
+    @Test
+    void aReusedDescriptorNumberIsRefused() throws Exception {
+        // The race the addresses guard against: the owner records its socket's addresses, closes it, and the kernel
+        // gives the number to another connection. Simulated with two live tunnels: t's addresses, u's descriptor.
+        try (Tunnel t = Tunnel.open(listener); Tunnel u = Tunnel.open(listener)) {
+            java.net.InetSocketAddress local = (java.net.InetSocketAddress) t.proxyB.getLocalAddress();
+            java.net.InetSocketAddress remote = (java.net.InetSocketAddress) t.proxyB.getRemoteAddress();
+            SpliceEndpoint other = SpliceEndpoint.ofDescriptor(FdAccess.fdOf(u.proxyB), local, remote, null);
+            String m = refused(other, SpliceEndpoint.of(t.proxyA));
+            assertTrue(m.contains("number was reused"), m);
+            // The same descriptor with its own addresses is taken.
+            SpliceEndpoint own = SpliceEndpoint.ofDescriptor(FdAccess.fdOf(u.proxyB),
+                    (java.net.InetSocketAddress) u.proxyB.getLocalAddress(),
+                    (java.net.InetSocketAddress) u.proxyB.getRemoteAddress(), null);
+            splicer.splice(own, SpliceEndpoint.of(u.proxyA)).cancel();
+        }
+    }
 }

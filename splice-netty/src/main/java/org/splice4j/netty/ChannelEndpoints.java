@@ -3,6 +3,7 @@ package org.splice4j.netty;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 
@@ -85,9 +86,12 @@ final class ChannelEndpoints {
     /** Apart, so that the epoll classes are loaded only for epoll channels. */
     private static final class EpollFd {
         static SpliceEndpoint endpoint(Channel ch, ByteBuffer alreadyRead) {
-            // The descriptor belongs to the channel; the provider dups it before splice() returns.
+            // The descriptor belongs to the channel; the provider dups it before splice() returns. The addresses Netty
+            // recorded for the channel let the provider check the dup is still this channel's socket: the channel
+            // may be closed on its own loop meanwhile and its number given to another client's connection.
             int fd = ((io.netty.channel.unix.UnixChannel) ch).fd().intValue();
-            return SpliceEndpoint.ofDescriptor(fd, alreadyRead);
+            return SpliceEndpoint.ofDescriptor(fd, (InetSocketAddress) ch.localAddress(),
+                    (InetSocketAddress) ch.remoteAddress(), alreadyRead);
         }
     }
 }

@@ -38,6 +38,8 @@ final class CopyRelay {
     private volatile boolean outEof;
     private volatile Throwable error;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger(2);
+    private final AtomicBoolean inReported = new AtomicBoolean();
+    private final AtomicBoolean outReported = new AtomicBoolean();
 
     private CopyRelay(Channel in, Channel out, Promise<SpliceResult> promise) {
         this.in = in;
@@ -56,29 +58,74 @@ final class CopyRelay {
 
     private void install(Channel self, Channel peer, ByteBuf firstToPeer, boolean selfIsIn) {
         // Write the read-ahead bytes before this side's reader can queue anything behind them.
-        if (firstToPeer != null && firstToPeer.isReadable()) {
-            int n = firstToPeer.readableBytes();
-            count(selfIsIn, n);
-            peer.writeAndFlush(firstToPeer);
-        } else if (firstToPeer != null) {
-            firstToPeer.release();
+        try {
+            if (firstToPeer != null && firstToPeer.isReadable()) {
+                count(selfIsIn, firstToPeer.readableBytes());
+                peer.writeAndFlush(firstToPeer);
+            } else if (firstToPeer != null) {
+                firstToPeer.release();
+            }
+        } catch (Throwable t) {
+            fail(t, selfIsIn);
         }
-        self.eventLoop().execute(() -> {
-            if (!self.isOpen()) {
-                closed(); // closed before we got here; otherwise Side.channelInactive reports it
-                return;
+        Runnable task = () -> {
+            try {
+                if (!self.isOpen()) {
+                    // Closed before we got here (a client's reset before the proxy's reply): the peer goes too.
+                    // Otherwise Side.channelInactive reports the close.
+                    ReferenceCountUtil.release(EarlyReads.take(self, null));
+                    peer.close();
+                    closed(selfIsIn);
+                    return;
+                }
+                self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                EpollHalfCloseFix.apply(self);
+                // Bytes Netty read while the relay took the channel over go after the read-ahead, before any new read.
+                ByteBuf early = EarlyReads.take(self, null);
+                if (early != null) {
+                    count(selfIsIn, early.readableBytes());
+                    peer.writeAndFlush(early);
+                }
+                Side side = new Side(peer, selfIsIn);
+                self.pipeline().addLast(NAME, side);
+                if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
+                    // The end of stream was read before the relay began (during a handshake): forward it now.
+                    side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+                }
+                self.config().setAutoRead(true);
+                self.read();
+            } catch (Throwable t) {
+                fail(t, selfIsIn);
             }
-            self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-            EpollHalfCloseFix.apply(self);
-            Side side = new Side(peer, selfIsIn);
-            self.pipeline().addLast(NAME, side);
-            if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
-                // The end of stream was read before the relay began (during a handshake): forward it now.
-                side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+        };
+        // Inline on the channel's own loop, so that no read slips in between the caller's hand-over and ours.
+        if (self.eventLoop().inEventLoop()) {
+            task.run();
+        } else {
+            try {
+                self.eventLoop().execute(task);
+            } catch (Throwable t) {
+                fail(t, selfIsIn); // the loop is shutting down
             }
-            self.config().setAutoRead(true);
-            self.read();
-        });
+        }
+    }
+
+    /**
+     * A failure while installing one side: both channels close, and that side reports its close now, since its
+     * handler may never see one. The result follows once both sides reported.
+     */
+    private void fail(Throwable t, boolean selfIsIn) {
+        if (error == null) {
+            error = t;
+        }
+        for (Channel ch : new Channel[] {in, out}) {
+            try {
+                ch.close();
+            } catch (Throwable e) {
+                ch.unsafe().closeForcibly();
+            }
+        }
+        closed(selfIsIn);
     }
 
     private void count(boolean fromIn, long n) {
@@ -89,7 +136,11 @@ final class CopyRelay {
         }
     }
 
-    private void closed() {
+    /** A side's channel is closed; reported once per side, the result once both are. */
+    private void closed(boolean side) {
+        if (!(side ? inReported : outReported).compareAndSet(false, true)) {
+            return;
+        }
         if (open.decrementAndGet() == 0 && ended.compareAndSet(false, true)) {
             Throwable e = error;
             Outcome outcome = e instanceof IOException ? Outcome.RESET : e != null ? Outcome.FAILED
@@ -168,7 +219,7 @@ final class CopyRelay {
             // Our side is gone: flush what we forwarded, then close the peer too.
             peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             ctx.fireChannelInactive();
-            closed(); // after the handlers before us saw channelInactive: the result comes last
+            closed(isIn); // after the handlers before us saw channelInactive: the result comes last
         }
 
         @Override

@@ -1,6 +1,5 @@
 package org.splice4j.netty;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -8,42 +7,48 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.handler.timeout.WriteTimeoutHandler;
-import io.netty.util.ReferenceCountUtil;
 
 /**
  * Takes one channel out of Netty's I/O, on its own event loop: stop reading, remove timeout handlers (keeping their
  * timeout), flush pending writes, deregister. Bytes Netty still reads meanwhile (epoll reads on EPOLLRDHUP even with
- * autoRead off) are collected here at the pipeline's tail, to be sent first once splicing starts.
+ * autoRead off) are kept by {@link EarlyReads} at the pipeline's tail, to be sent first once splicing starts.
  */
-final class Handover extends ChannelInboundHandlerAdapter {
-
-    static final String NAME = "splice4j-handover";
+final class Handover {
 
     private final Channel ch;
-    private final List<ByteBuf> collected = new ArrayList<>();
     long idleTimeoutMillis;
     volatile Throwable failure;
+    private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
 
     Handover(Channel ch) {
         this.ch = ch;
     }
 
-    /** Any thread; {@code done} runs on the channel's loop once it is deregistered or failed. */
-    void begin(Runnable done) {
-        ch.eventLoop().execute(() -> {
-            try {
-                ch.config().setAutoRead(false);
-                removeTimeoutHandlers();
-                ch.pipeline().addLast(NAME, this);
-            } catch (RuntimeException e) {
-                failure = e;
-                done.run();
-                return;
+    /**
+     * Any thread; {@code done} runs exactly once, on the channel's loop once it is deregistered or failed, or on the
+     * caller's thread if the loop refuses the task (it is shutting down).
+     */
+    void begin(Runnable whenDone) {
+        Runnable done = () -> {
+            if (reported.compareAndSet(false, true)) {
+                whenDone.run();
             }
+        };
+        try {
+            ch.eventLoop().execute(() -> run(done));
+        } catch (RuntimeException | Error e) {
+            failure = e; // RejectedExecutionException: the loop is shutting down
+            done.run();
+        }
+    }
+
+    private void run(Runnable done) {
+        try {
+            ch.config().setAutoRead(false);
+            removeTimeoutHandlers();
+            EarlyReads.install(ch);
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(flushed -> {
                 if (!flushed.isSuccess()) {
                     failure = flushed.cause();
@@ -51,15 +56,24 @@ final class Handover extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 ch.deregister().addListener(deregistered -> {
+                    EarlyReads early = EarlyReads.of(ch);
                     if (!deregistered.isSuccess()) {
                         failure = deregistered.cause();
                     } else if (!ch.isOpen()) {
                         failure = new java.nio.channels.ClosedChannelException();
+                    } else if (early != null && early.failure != null) {
+                        failure = early.failure; // a reset reported while flushing
                     }
                     done.run();
                 });
             });
-        });
+        } catch (Throwable t) {
+            // Anything (an Error included) before the listeners took over: this hand-over failed, the tunnel ends.
+            if (failure == null) {
+                failure = t;
+            }
+            done.run();
+        }
     }
 
     private void removeTimeoutHandlers() {
@@ -84,50 +98,11 @@ final class Handover extends ChannelInboundHandlerAdapter {
         }
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof ByteBuf) {
-            collected.add((ByteBuf) msg);
-        } else {
-            ReferenceCountUtil.release(msg);
-        }
-    }
-
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        // An end of stream seen now is seen again by the splicer: a socket at EOF keeps reading 0.
-        ReferenceCountUtil.release(evt);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (failure == null) {
-            failure = cause;
-        }
-    }
-
     /**
-     * The channel's event loop or after deregistration: {@code first} (may be null) then what was collected, as one
-     * buffer; releases the Netty buffers and leaves the pipeline.
+     * The channel's event loop or after deregistration: {@code first} (may be null) then what was kept while handing
+     * over, as one buffer the caller releases, or null if there is nothing. Releases everything if it fails.
      */
-    ByteBuffer takeCollected(ByteBuf first) {
-        if (ch.pipeline().get(NAME) == this) {
-            ch.pipeline().remove(this);
-        }
-        int size = first != null ? first.readableBytes() : 0;
-        for (ByteBuf b : collected) {
-            size += b.readableBytes();
-        }
-        ByteBuffer all = ByteBuffer.allocate(size);
-        if (first != null) {
-            first.readBytes(all);
-            first.release();
-        }
-        for (ByteBuf b : collected) {
-            b.readBytes(all);
-            b.release();
-        }
-        collected.clear();
-        return all.flip();
+    ByteBuf takeCollected(ByteBuf first) {
+        return EarlyReads.take(ch, first);
     }
 }

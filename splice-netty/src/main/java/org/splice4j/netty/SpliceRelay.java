@@ -19,6 +19,7 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
 
@@ -51,7 +52,14 @@ public final class SpliceRelay {
     private final String notSplicing;
     private final Predicate<ChannelHandler> passive;
 
-    /** Splices when {@code splice4j.enabled=true} and a provider is available, with {@link Splice#splicer()}. */
+    /**
+     * Splices when {@code splice4j.enabled=true} and a provider is available, with {@link Splice#splicer()}.
+     *
+     * @throws IllegalStateException    if {@code splice4j.provider} names a provider that is unknown or unavailable
+     *                                  here (as Jetty's adapter fails its start): a named provider is never replaced by
+     *                                  copying silently
+     * @throws IllegalArgumentException if a {@code splice4j.*} property is malformed
+     */
     public SpliceRelay() {
         this(defaultSplicerOrNull(), null);
     }
@@ -79,6 +87,12 @@ public final class SpliceRelay {
     private static Object defaultSplicerOrNull() {
         if (!Splice.enabled()) {
             return "splicing is off (splice4j.enabled is not true)";
+        }
+        SpliceConfig config = SpliceConfig.fromSystemProperties();
+        if (config.provider() != null) {
+            // Named: the operator asked for this provider. If it is unknown or unavailable here this throws, naming the
+            // property and the reason, as Jetty's adapter fails its start; never a silent fall back to copying.
+            Splice.chooseProvider(config);
         }
         try {
             return Splice.splicer();
@@ -133,16 +147,57 @@ public final class SpliceRelay {
         // Immediate: listeners run on the thread that ends the relay (an event loop, or the splicer's notifier), and
         // still run when the relay ends because its event loop is shutting down.
         Promise<SpliceResult> promise = ImmediateEventExecutor.INSTANCE.newPromise();
-        String refusal = spliceRefusal(inbound, outbound);
-        if (refusal == null) {
-            SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
-        } else {
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);
+        try {
+            // From now on no byte Netty reads may reach the pipeline's tail, which drops it: collect it for the relay.
+            // Inline on the channel's loop (the usual caller, a connect listener or a handler), so there is no window.
+            collectReads(inbound);
+            collectReads(outbound);
+            String refusal = spliceRefusal(inbound, outbound);
+            if (refusal == null) {
+                SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
+            } else {
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);
+                }
+                CopyRelay.start(inbound, outbound, alreadyReadFromInbound, null, promise);
             }
-            CopyRelay.start(inbound, outbound, alreadyReadFromInbound, null, promise);
+        } catch (Throwable t) {
+            // Nothing may leave the channels open and the future pending: close both, report the failure.
+            LOG.debug("splice4j: cannot relay {} <-> {}", inbound, outbound, t);
+            if (alreadyReadFromInbound != null && alreadyReadFromInbound.refCnt() > 0) {
+                io.netty.util.ReferenceCountUtil.safeRelease(alreadyReadFromInbound);
+            }
+            closeBoth(inbound, outbound, promise, t);
         }
         return promise;
+    }
+
+    private static void collectReads(Channel ch) {
+        if (ch.eventLoop().inEventLoop()) {
+            EarlyReads.install(ch);
+        } else {
+            ch.eventLoop().execute(() -> EarlyReads.install(ch));
+        }
+    }
+
+    private static void closeBoth(Channel a, Channel b, Promise<SpliceResult> promise, Throwable cause) {
+        SpliceResult failed = new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0, cause);
+        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(2);
+        for (Channel ch : new Channel[] {a, b}) {
+            try {
+                // A promise that notifies on the closing thread: the loop may be gone.
+                ch.close(new io.netty.channel.DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE)).addListener(f -> {
+                    if (left.decrementAndGet() == 0) {
+                        promise.trySuccess(failed);
+                    }
+                });
+            } catch (Throwable e) {
+                ch.unsafe().closeForcibly();
+                if (left.decrementAndGet() == 0) {
+                    promise.trySuccess(failed);
+                }
+            }
+        }
     }
 
     /** Why these channels cannot be spliced, or null if they can. */
@@ -171,7 +226,8 @@ public final class SpliceRelay {
     private String activeHandler(ChannelPipeline pipeline) {
         for (var e : pipeline) {
             ChannelHandler h = e.getValue();
-            if (!(h instanceof IdleStateHandler) && !(h instanceof WriteTimeoutHandler) && !passive.test(h)) {
+            if (!(h instanceof IdleStateHandler) && !(h instanceof WriteTimeoutHandler) && !(h instanceof EarlyReads)
+                    && !passive.test(h)) {
                 return "its pipeline has " + h.getClass().getName() + " (\"" + e.getKey() + "\"), not declared passive";
             }
         }

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.netty.util.internal.logging.InternalLogger;
@@ -58,44 +59,96 @@ final class SplicedTunnel {
     /** Any event loop: one channel is out of Netty's I/O (or failed to get there). */
     private void handedOver() {
         if (handoversLeft.decrementAndGet() == 0) {
-            in.eventLoop().execute(this::splice);
+            try {
+                in.eventLoop().execute(this::splice);
+            } catch (RuntimeException | Error e) {
+                // The loop is shutting down: there is nothing to splice on, end the tunnel.
+                fail(e, alreadyRead, null);
+            }
         }
     }
 
-    /** Inbound's event loop. */
+    /**
+     * Inbound's event loop. Any failure from here on (an {@code UncheckedIOException} when the provider cannot dup a
+     * socket for want of descriptors, an {@code OutOfMemoryError}, a provider's bug) ends in one of two ways: the
+     * stock copying relay takes the channels, or the tunnel ends with both channels closed. Never an escape to Netty's
+     * task runner, which would leave both channels deregistered and open and the future pending.
+     */
     private void splice() {
-        Throwable failed = inHandover.failure != null ? inHandover.failure : outHandover.failure;
-        ByteBuffer toOut = inHandover.takeCollected(alreadyRead);
-        ByteBuffer toIn = outHandover.takeCollected(null);
-        if (failed != null) {
-            // A channel closed or failed while being handed over: the tunnel is over before it began.
-            finish(new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0, failed));
+        ByteBuf toOut = null;
+        ByteBuf toIn = null;
+        try {
+            Throwable failed = inHandover.failure != null ? inHandover.failure : outHandover.failure;
+            toOut = inHandover.takeCollected(alreadyRead);
+            toIn = outHandover.takeCollected(null);
+            if (failed != null) {
+                // A channel closed or failed while being handed over: the tunnel is over before it began.
+                fail(failed, toOut, toIn);
+                return;
+            }
+        } catch (Throwable t) {
+            fail(t, toOut, toIn); // takeCollected released what it held
             return;
         }
         SpliceSession s;
         try {
-            s = splicer.splice(ChannelEndpoints.endpoint(in, toOut), ChannelEndpoints.endpoint(out, toIn),
+            s = splicer.splice(ChannelEndpoints.endpoint(in, nio(toOut)), ChannelEndpoints.endpoint(out, nio(toIn)),
                     options());
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            // The provider refused these sockets after all: relay them the stock way, bytes read ahead included.
-            LOG.debug("splice4j: copying {} <-> {}: {}", in, out, e.getMessage());
-            registerBoth(() -> CopyRelay.start(in, out, wrap(toOut), wrap(toIn), promise));
+        } catch (Throwable refused) {
+            // The provider refused these sockets (IllegalArgumentException, IllegalStateException), could not take
+            // them over (UncheckedIOException: no descriptor left for its dups) or failed (an Error): the provider
+            // left nothing open, so relay them the stock way, bytes read ahead included.
+            LOG.debug("splice4j: copying {} <-> {}: {}", in, out, refused.toString());
+            fallBackToCopy(toOut, toIn);
             return;
         }
+        // The endpoints copied the bytes read ahead: ours are no longer needed.
+        ReferenceCountUtil.release(toOut);
+        ReferenceCountUtil.release(toIn);
         session = s;
-        in.closeFuture().addListener(f -> cancel());
-        out.closeFuture().addListener(f -> cancel());
-        for (EventLoop loop : loops()) {
-            if (loop instanceof SingleThreadEventExecutor) {
-                // Deregistered channels are invisible to the loop's shutdown: end the session from its hook.
-                try {
-                    ((SingleThreadEventExecutor) loop).addShutdownHook(cancelOnLoopShutdown);
-                } catch (RejectedExecutionException e) {
-                    s.cancel(); // already shutting down
+        try {
+            s.completion().whenComplete((r, never) -> finish(r));
+            in.closeFuture().addListener(f -> cancel());
+            out.closeFuture().addListener(f -> cancel());
+            for (EventLoop loop : loops()) {
+                if (loop instanceof SingleThreadEventExecutor) {
+                    // Deregistered channels are invisible to the loop's shutdown: end the session from its hook.
+                    try {
+                        ((SingleThreadEventExecutor) loop).addShutdownHook(cancelOnLoopShutdown);
+                    } catch (RejectedExecutionException e) {
+                        s.cancel(); // already shutting down
+                    }
                 }
             }
+        } catch (Throwable t) {
+            // The session runs but could not be wired to the channels: end it; its completion closes both channels.
+            s.cancel();
         }
-        s.completion().whenComplete((r, never) -> finish(r));
+    }
+
+    /** Hands both channels, with what was read ahead, to the stock copying relay; ends the tunnel if that fails. */
+    private void fallBackToCopy(ByteBuf toOut, ByteBuf toIn) {
+        try {
+            registerBoth(() -> CopyRelay.start(in, out, toOut, toIn, promise), toOut, toIn);
+        } catch (Throwable t) {
+            fail(t, toOut, toIn);
+        }
+    }
+
+    /** Ends a tunnel that never started: releases what was read ahead, closes both channels, completes the promise. */
+    private void fail(Throwable cause, ByteBuf toOut, ByteBuf toIn) {
+        // safeRelease: a buffer already handed on (and released) must not keep the tunnel from ending.
+        if (toOut != null && toOut.refCnt() > 0) {
+            ReferenceCountUtil.safeRelease(toOut);
+        }
+        if (toIn != null && toIn.refCnt() > 0) {
+            ReferenceCountUtil.safeRelease(toIn);
+        }
+        finish(new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0, cause));
+    }
+
+    private static ByteBuffer nio(ByteBuf b) {
+        return b == null ? null : b.nioBuffer();
     }
 
     /** Any thread: a channel was closed by its user, or its event loop is shutting down. */
@@ -133,8 +186,16 @@ final class SplicedTunnel {
                 promise.trySuccess(result);
             }
         };
-        giveBackAndClose(in, closed);
-        giveBackAndClose(out, closed);
+        for (Channel ch : new Channel[] {in, out}) {
+            try {
+                giveBackAndClose(ch, closed);
+            } catch (Throwable t) {
+                // Whatever failed, the socket must not stay open and the promise must complete.
+                LOG.debug("splice4j: closing {} after the tunnel: {}", ch, t.toString());
+                ch.unsafe().closeForcibly();
+                closed.run();
+            }
+        }
     }
 
     private EventLoop[] loops() {
@@ -176,18 +237,31 @@ final class SplicedTunnel {
         });
     }
 
-    private void registerBoth(Runnable then) {
+    /**
+     * Registers both channels back with Netty, each with an {@link EarlyReads} collector in place first (so no read
+     * between the registration and the copying relay's start is lost), then runs {@code then}; if a channel cannot be
+     * registered (its loop is shutting down) the tunnel ends and {@code toOut}/{@code toIn} are released.
+     */
+    private void registerBoth(Runnable then, ByteBuf toOut, ByteBuf toIn) {
         AtomicInteger left = new AtomicInteger(2);
-        boolean[] allOk = {true};
+        java.util.concurrent.atomic.AtomicBoolean allOk = new java.util.concurrent.atomic.AtomicBoolean(true);
         for (Channel ch : new Channel[] {in, out}) {
+            if (!ch.isRegistered()) {
+                EarlyReads.install(ch); // deregistered: no event loop touches its pipeline now
+            }
             register(ch, ok -> {
-                allOk[0] &= ok;
+                if (!ok) {
+                    allOk.set(false);
+                }
                 if (left.decrementAndGet() == 0) {
-                    if (allOk[0]) {
-                        then.run();
+                    if (allOk.get()) {
+                        try {
+                            then.run();
+                        } catch (Throwable t) {
+                            fail(t, toOut, toIn);
+                        }
                     } else {
-                        finish(new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0,
-                                new IllegalStateException("cannot register the channels back")));
+                        fail(new IllegalStateException("cannot register the channels back"), toOut, toIn);
                     }
                 }
             });
@@ -202,8 +276,8 @@ final class SplicedTunnel {
         }
         try {
             ch.eventLoop().register(immediatePromise(ch)).addListener(f -> then.accept(f.isSuccess()));
-        } catch (RejectedExecutionException e) {
-            then.accept(false);
+        } catch (RuntimeException e) {
+            then.accept(false); // RejectedExecutionException: the loop is shutting down
         }
     }
 
@@ -215,7 +289,4 @@ final class SplicedTunnel {
         return new io.netty.channel.DefaultChannelPromise(ch, io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE);
     }
 
-    private static ByteBuf wrap(ByteBuffer b) {
-        return b == null || !b.hasRemaining() ? null : io.netty.buffer.Unpooled.wrappedBuffer(b);
-    }
 }

@@ -33,6 +33,25 @@ class SpliceRelayConfigTest {
         }
     }
 
+    @Test
+    void aNamedButUnknownProviderFailsAtConstructionInsteadOfCopyingSilently() {
+        String before = System.getProperty("splice4j.enabled");
+        String provider = System.getProperty("splice4j.provider");
+        try {
+            System.setProperty("splice4j.enabled", "true");
+            System.setProperty("splice4j.provider", "no-such-provider");
+            IllegalStateException e = assertThrows(IllegalStateException.class, SpliceRelay::new);
+            assertTrue(e.getMessage().contains("splice4j.provider=no-such-provider"), e.getMessage());
+        } finally {
+            restore(before);
+            if (provider == null) {
+                System.clearProperty("splice4j.provider");
+            } else {
+                System.setProperty("splice4j.provider", provider);
+            }
+        }
+    }
+
     private static void restore(String before) {
         if (before == null) {
             System.clearProperty("splice4j.enabled");

@@ -65,6 +65,8 @@ final class TestForwarder implements AutoCloseable {
     /** The inbound channel of each relay, once it started. */
     final BlockingQueue<Channel> inbound = new LinkedBlockingQueue<>();
     final InactiveCounter inactive = new InactiveCounter();
+    /** Runs on the inbound channel just before {@link SpliceRelay#start} (a test's fault: a close, say). */
+    volatile Consumer<Channel> beforeRelay = ch -> { };
 
     TestForwarder(Transport transport, InetSocketAddress target, SpliceRelay relay,
                   Consumer<Channel> extraInboundHandlers) throws InterruptedException {
@@ -101,6 +103,7 @@ final class TestForwarder implements AutoCloseable {
                     }
                     ctx.pipeline().remove(ctx.handler());
                     Channel out = ((io.netty.channel.ChannelFuture) f).channel();
+                    beforeRelay.accept(in);
                     relay.start(in, out, null).addListener(r -> results.add((SpliceResult) r.getNow()));
                     inbound.add(in);
                 });

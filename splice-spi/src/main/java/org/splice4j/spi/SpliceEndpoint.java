@@ -21,11 +21,16 @@ public final class SpliceEndpoint {
 
     private final SocketChannel channel;
     private final int descriptor;
+    private final InetSocketAddress localAddress;
+    private final InetSocketAddress remoteAddress;
     private final ByteBuffer alreadyRead;
 
-    private SpliceEndpoint(SocketChannel channel, int descriptor, ByteBuffer alreadyRead) {
+    private SpliceEndpoint(SocketChannel channel, int descriptor, InetSocketAddress localAddress,
+                           InetSocketAddress remoteAddress, ByteBuffer alreadyRead) {
         this.channel = channel;
         this.descriptor = descriptor;
+        this.localAddress = localAddress;
+        this.remoteAddress = remoteAddress;
         this.alreadyRead = alreadyRead;
     }
 
@@ -61,7 +66,7 @@ public final class SpliceEndpoint {
         if (!(remote instanceof InetSocketAddress)) {
             throw new IllegalArgumentException("only TCP over IPv4 or IPv6 can be spliced, not " + remote);
         }
-        return new SpliceEndpoint(channel, -1, copyOf(alreadyRead));
+        return new SpliceEndpoint(channel, -1, null, null, copyOf(alreadyRead));
     }
 
     /**
@@ -69,13 +74,42 @@ public final class SpliceEndpoint {
      * other side first. The caller guarantees the descriptor is an open, connected, non-blocking TCP socket while
      * {@link Splicer#splice} runs; a provider that supports descriptors verifies it.
      *
+     * <p>Prefer {@link #ofDescriptor(int, InetSocketAddress, InetSocketAddress, ByteBuffer)}: a descriptor number
+     * can be reused the moment its owner closes it, and only the addresses let the provider tell that the socket it
+     * dups is still the caller's connection and not another client's.
+     *
      * @throws IllegalArgumentException if {@code fd} is negative
      */
     public static SpliceEndpoint ofDescriptor(int fd, ByteBuffer alreadyRead) {
+        return ofDescriptor(fd, null, null, alreadyRead);
+    }
+
+    /**
+     * A socket known by its descriptor and by the addresses its owner recorded for it (a Netty channel's
+     * {@code localAddress()} and {@code remoteAddress()}). The provider checks its dup of {@code fd} has exactly these
+     * addresses and refuses it otherwise, so a descriptor closed by another thread and reused by a new connection is
+     * never spliced into the wrong connection.
+     *
+     * @param localAddress  the socket's local address, or null not to check it
+     * @param remoteAddress the socket's remote address, or null not to check it
+     * @throws IllegalArgumentException if {@code fd} is negative
+     */
+    public static SpliceEndpoint ofDescriptor(int fd, InetSocketAddress localAddress, InetSocketAddress remoteAddress,
+                                              ByteBuffer alreadyRead) {
         if (fd < 0) {
             throw new IllegalArgumentException("not a file descriptor: " + fd);
         }
-        return new SpliceEndpoint(null, fd, copyOf(alreadyRead));
+        return new SpliceEndpoint(null, fd, localAddress, remoteAddress, copyOf(alreadyRead));
+    }
+
+    /** For a descriptor endpoint, the local address its dup must have (null: not checked); null for a channel. */
+    public InetSocketAddress expectedLocalAddress() {
+        return localAddress;
+    }
+
+    /** For a descriptor endpoint, the remote address its dup must have (null: not checked); null for a channel. */
+    public InetSocketAddress expectedRemoteAddress() {
+        return remoteAddress;
     }
 
     /** The channel, or null for a descriptor endpoint. */
