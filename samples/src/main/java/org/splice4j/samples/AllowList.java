@@ -70,8 +70,12 @@ final class AllowList {
         }
         int slash = cidr.indexOf('/');
         String host = slash >= 0 ? cidr.substring(0, slash) : cidr;
-        if (host.isEmpty() || !host.matches("[0-9a-fA-F:.]+")) {
-            throw bad(rule); // literal addresses only: a rule never triggers a DNS lookup
+        // Literal addresses only, so a rule never triggers a DNS lookup: a dotted quad, or text with a colon (the JDK
+        // parses those as IPv6 literals and never looks them up). "dead.beef" is hex letters but a name.
+        boolean ipv4 = host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+        boolean ipv6 = host.contains(":") && host.matches("[0-9a-fA-F:.]+");
+        if (!ipv4 && !ipv6) {
+            throw bad(rule);
         }
         byte[] network;
         try {

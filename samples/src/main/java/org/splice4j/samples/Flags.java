@@ -17,6 +17,8 @@ import org.splice4j.netty.SpliceRelay;
 final class Flags {
 
     private static final Set<String> REPEATABLE = Set.of("--allow");
+    /** Flags that take no value. */
+    private static final Set<String> SWITCHES = Set.of("--allow-open");
 
     private final String command;
     private final Map<String, List<String>> values = new LinkedHashMap<>();
@@ -27,6 +29,10 @@ final class Flags {
             String flag = args[i];
             if (!flag.startsWith("--")) {
                 Main.usage("unexpected argument for " + command + ": " + flag);
+            }
+            if (SWITCHES.contains(flag)) {
+                values.computeIfAbsent(flag, k -> new ArrayList<>()).add("true");
+                continue;
             }
             if (i + 1 >= args.length) {
                 Main.usage(flag + " needs a value");
@@ -71,6 +77,81 @@ final class Flags {
         }
     }
 
+    boolean has(String flag) {
+        return values.containsKey(flag);
+    }
+
+    /**
+     * A duration: a number with an {@code ms}, {@code s} or {@code m} suffix, or whole seconds; {@code 0} means none
+     * where the flag allows it.
+     */
+    Duration duration(String flag, Duration dflt) {
+        String v = get(flag, null);
+        if (v == null) {
+            return dflt;
+        }
+        String t = v.trim().toLowerCase(java.util.Locale.ROOT);
+        try {
+            Duration d;
+            if (t.endsWith("ms")) {
+                d = Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            } else if (t.endsWith("s")) {
+                d = Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+            } else if (t.endsWith("m")) {
+                d = Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            } else {
+                d = Duration.ofSeconds(Long.parseLong(t));
+            }
+            if (d.isNegative()) {
+                Main.usage(flag + " must not be negative, got " + v);
+            }
+            return d;
+        } catch (NumberFormatException | ArithmeticException e) {
+            Main.usage(flag + " expects a duration such as 500ms, 10s or 10m (0 for none), got " + v);
+            return null;
+        }
+    }
+
+    /** A whole number from {@code min} to {@code max}. */
+    int integer(String flag, int dflt, int min, int max) {
+        String v = get(flag, null);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n < min || n > max) {
+                Main.usage(flag + " must be from " + min + " to " + max + ", got " + v);
+            }
+            return (int) n;
+        } catch (NumberFormatException e) {
+            Main.usage(flag + " expects a whole number from " + min + " to " + max + ", got " + v);
+            return 0;
+        }
+    }
+
+    /** The limits every proxy sample takes: handshake deadline, tunnel idle timeout, connection cap. */
+    Limits limits() {
+        return new Limits(duration("--handshake-timeout", Limits.DEFAULTS.handshakeTimeout()),
+                duration("--idle-timeout", Limits.DEFAULTS.idleTimeout()),
+                integer("--max-connections", Limits.DEFAULTS.maxConnections(), 1, 1_000_000));
+    }
+
+    /**
+     * Refuses a listening address that is not loopback when nothing limits who gets through: with the default
+     * loopback-only destinations, anyone who can reach the port would reach every loopback-only service of the host.
+     *
+     * @param limited whether the operator limited access ({@code --allow}, or {@code --user} for socks5)
+     */
+    void refuseOpenListen(InetSocketAddress listen, boolean limited, String limitFlags) {
+        if (listen.getAddress() != null && !listen.getAddress().isLoopbackAddress() && !limited
+                && !has("--allow-open")) {
+            Main.usage(command + " listens on " + listen.getHostString() + ", which is not loopback, with no "
+                    + limitFlags + ": anyone who can reach it would reach this host's loopback services through it. "
+                    + "Give " + limitFlags + ", listen on loopback, or pass --allow-open to accept that");
+        }
+    }
+
     Duration grace() {
         try {
             long s = Long.parseLong(get("--grace", "5"));
@@ -87,7 +168,7 @@ final class Flags {
     /** The server for {@code --transport}, relaying with {@link SpliceRelay#defaults()}. */
     TunnelServer server() {
         try {
-            return new TunnelServer(get("--transport", "nio"), SpliceRelay.defaults());
+            return new TunnelServer(get("--transport", "nio"), SpliceRelay.defaults(), limits());
         } catch (IllegalArgumentException e) {
             Main.usage(e.getMessage());
             return null;

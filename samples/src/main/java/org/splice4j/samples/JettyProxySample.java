@@ -7,6 +7,7 @@ import java.time.Duration;
 
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.ConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
@@ -29,11 +30,14 @@ final class JettyProxySample {
     }
 
     static void main(String[] args) throws Exception {
-        Flags f = new Flags("jetty-proxy", args).only("--listen", "--allow", "--grace", "--buffer");
+        Flags f = new Flags("jetty-proxy", args).only("--listen", "--allow", "--grace", "--buffer",
+                "--handshake-timeout", "--idle-timeout", "--max-connections", "--allow-open");
         InetSocketAddress listen = f.address("--listen");
         if (listen == null) {
             Main.usage("jetty-proxy needs --listen");
         }
+        f.refuseOpenListen(listen, !f.all("--allow").isEmpty(), "--allow");
+        Limits limits = f.limits();
         int buffer = 4096;
         try {
             buffer = (int) SpliceConfig.parseSize("--buffer", f.get("--buffer", null), 4096, "from 1k to 16m");
@@ -44,7 +48,7 @@ final class JettyProxySample {
             Main.usage(e.getMessage());
         }
         AllowList allow = Socks5Sample.allowList(f);
-        Server server = build(listen, allow, null, buffer);
+        Server server = build(listen, allow, null, buffer, limits);
         server.start();
         ServerConnector c = (ServerConnector) server.getConnectors()[0];
         String splicing = Splice.enabled()
@@ -65,11 +69,24 @@ final class JettyProxySample {
      * @param bufferSize ConnectHandler's copy buffer for the tunnels it does not splice (Jetty's default is 4 KiB)
      */
     static Server build(InetSocketAddress listen, AllowList allow, Splicer splicer, int bufferSize) {
+        return build(listen, allow, splicer, bufferSize, Limits.DEFAULTS);
+    }
+
+    /**
+     * The proxy with these limits: the handshake timeout is the connector's idle timeout (a client silent before or
+     * between requests) and the tunnels' connect timeout; the idle timeout is ConnectHandler's (the server side of a
+     * tunnel) and is set on the client side of each tunnel too (it has the connector's until then); the connection
+     * cap is Jetty's {@link ConnectionLimit} (at the cap Jetty stops accepting until a connection closes).
+     */
+    static Server build(InetSocketAddress listen, AllowList allow, Splicer splicer, int bufferSize, Limits limits) {
         Server server = new Server();
         ServerConnector connector = new ServerConnector(server);
         connector.setHost(listen.getHostString());
         connector.setPort(listen.getPort());
+        connector.setIdleTimeout(limits.handshakeTimeout().toMillis());
         server.addConnector(connector);
+        server.addBean(new ConnectionLimit(limits.maxConnections(), server));
+        long tunnelIdle = limits.idleTimeout().toMillis();
         // Never a proxy for itself: a request without a host of its own would loop back in forever.
         Destinations destinations = new Destinations(allow, connector);
 
@@ -106,8 +123,18 @@ final class JettyProxySample {
             protected InetSocketAddress newConnectAddress(String host, int port) {
                 return checked(super.newConnectAddress(host, port), destinations); // refused: 500, as a failed connect
             }
+
+            @Override
+            protected DownstreamConnection newDownstreamConnection(org.eclipse.jetty.io.EndPoint endPoint,
+                    java.util.concurrent.ConcurrentMap<String, Object> context) {
+                // The client side of a tunnel: from the handshake timeout to the tunnel's idle timeout.
+                endPoint.setIdleTimeout(tunnelIdle);
+                return super.newDownstreamConnection(endPoint, context);
+            }
         };
         connects.setBufferSize(bufferSize);
+        connects.setConnectTimeout(limits.handshakeTimeout().toMillis());
+        connects.setIdleTimeout(tunnelIdle);
         if (splicer != null) {
             upgrades.setSplicer(splicer);
             connects.setSplicer(splicer);

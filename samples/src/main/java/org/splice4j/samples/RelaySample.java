@@ -18,6 +18,8 @@ import org.splice4j.spi.Splicer;
  */
 final class RelaySample {
 
+    private static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+
     private RelaySample() {
     }
 
@@ -50,15 +52,63 @@ final class RelaySample {
             System.exit(1);
             return;
         }
+        // Connects run here, off the accept thread, bounded in number: a slow target never stalls accepting.
+        java.util.concurrent.ThreadPoolExecutor connectors = new java.util.concurrent.ThreadPoolExecutor(32, 32,
+                30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+                    Thread t = new Thread(r, "relay-connect");
+                    t.setDaemon(true);
+                    return t;
+                });
+        connectors.allowCoreThreadTimeOut(true);
         try (ServerSocketChannel server = ServerSocketChannel.open()) {
             server.bind(listen, 1024);
             InetSocketAddress bound = (InetSocketAddress) server.getLocalAddress();
             System.out.println("relay listening on " + bound.getHostString() + ":" + bound.getPort() + " -> "
                     + target.getHostString() + ":" + target.getPort() + " via " + splicer.providerName());
             System.out.flush();
-            while (true) {
-                SocketChannel client = server.accept();
-                relay(splicer, client, target);
+            AcceptBackoff backoff = new AcceptBackoff();
+            InetSocketAddress to = target;
+            while (server.isOpen()) {
+                SocketChannel client;
+                try {
+                    client = server.accept();
+                    backoff.reset();
+                } catch (java.nio.channels.ClosedChannelException e) {
+                    return;
+                } catch (IOException e) {
+                    // EMFILE, ENFILE, ENOBUFS: the running tunnels go on; wait a little and try again.
+                    backoff.pause(e);
+                    continue;
+                }
+                try {
+                    connectors.execute(() -> relay(splicer, client, to));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    closeQuietly(client); // a flood of connects to a slow target: refuse this one
+                }
+            }
+        }
+    }
+
+    /** How long to wait after a failed accept: 10 ms doubling to 1 s, one line per failure kind and second. */
+    static final class AcceptBackoff {
+        private long pauseMillis;
+        private long lastLog;
+
+        void reset() {
+            pauseMillis = 0;
+        }
+
+        void pause(IOException e) {
+            pauseMillis = pauseMillis == 0 ? 10 : Math.min(1000, pauseMillis * 2);
+            long now = System.nanoTime();
+            if (now - lastLog > 1_000_000_000L) {
+                System.err.println("relay: accept failed (" + e.getMessage() + "), retrying in " + pauseMillis + " ms");
+                lastLog = now;
+            }
+            try {
+                Thread.sleep(pauseMillis); // back off: the error (no descriptor left) lasts until tunnels end
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -66,7 +116,8 @@ final class RelaySample {
     private static void relay(Splicer splicer, SocketChannel client, InetSocketAddress target) {
         SocketChannel backend = null;
         try {
-            backend = SocketChannel.open(target);
+            backend = SocketChannel.open();
+            backend.socket().connect(target, CONNECT_TIMEOUT_MILLIS); // bounded: a target that never answers
             for (SocketChannel c : new SocketChannel[] {client, backend}) {
                 c.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 c.configureBlocking(false);
@@ -78,8 +129,8 @@ final class RelaySample {
                 closeQuietly(client);
                 closeQuietly(b);
             });
-        } catch (IOException | RuntimeException e) {
-            System.err.println("relay: cannot connect " + client + " to " + target + ": " + e.getMessage());
+        } catch (IOException | RuntimeException | Error e) {
+            System.err.println("relay: cannot connect " + client + " to " + target + ": " + e);
             closeQuietly(client);
             closeQuietly(backend);
         }

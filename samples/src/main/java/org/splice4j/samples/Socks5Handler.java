@@ -6,7 +6,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 import io.netty.buffer.ByteBuf;
@@ -44,12 +44,18 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     private final TunnelServer server;
     private final AllowList allow;
     private final String[] user;
-    private final ExecutorService resolver;
+    private final Executor resolver;
     /** Bytes the client sent after its CONNECT request, before the relay started. */
     private ByteBuf early;
     private boolean connecting;
+    /** A refusal was sent: the connection closes once it is written, and nothing the client sends is read any more. */
+    private boolean refused;
+    /** Re-firing a replaced decoder's leftovers into its successor; a byte coming back here then is not SOCKS5. */
+    private boolean refiring;
+    /** Closes the client if the handshake is not over in time (greeting to relay start, DNS and connect included). */
+    private io.netty.util.concurrent.ScheduledFuture<?> deadline;
 
-    Socks5Handler(TunnelServer server, AllowList allow, String[] user, ExecutorService resolver) {
+    Socks5Handler(TunnelServer server, AllowList allow, String[] user, Executor resolver) {
         this.server = server;
         this.allow = allow;
         this.user = user;
@@ -57,21 +63,40 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        deadline = server.handshakeDeadline(ctx.channel());
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (refused) {
+            ReferenceCountUtil.release(msg); // after a refusal: dropped, the connection is closing
+            return;
+        }
         if (msg instanceof ByteBuf) {
             if (connecting) {
                 // Raw bytes pass the command decoder once it is done: the client's first payload, sent early.
                 collectEarly(ctx, (ByteBuf) msg);
+            } else if (refiring) {
+                // The successor passed the bytes straight through (it is done too): nothing more is expected here.
+                // Re-firing again would recurse without end.
+                ReferenceCountUtil.release(msg);
+                refuse(ctx, null);
             } else {
                 // A replaced decoder hands on what it had not decoded yet: feed it to its successor.
-                ctx.pipeline().fireChannelRead(msg);
+                refiring = true;
+                try {
+                    ctx.pipeline().fireChannelRead(msg);
+                } finally {
+                    refiring = false;
+                }
             }
             return;
         }
         try {
             if (msg instanceof io.netty.handler.codec.DecoderResultProvider
                     && failed(((io.netty.handler.codec.DecoderResultProvider) msg).decoderResult())) {
-                ctx.close(); // wrong version, truncated or inconsistent message: nothing sensible to answer
+                refuse(ctx, null); // wrong version, truncated or inconsistent message: nothing sensible to answer
             } else if (msg instanceof Socks5InitialRequest) {
                 greeting(ctx, (Socks5InitialRequest) msg);
             } else if (msg instanceof Socks5PasswordAuthRequest) {
@@ -79,10 +104,32 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
             } else if (msg instanceof Socks5CommandRequest && !connecting) {
                 command(ctx, (Socks5CommandRequest) msg);
             } else {
-                ctx.close();
+                refuse(ctx, null);
             }
         } finally {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /**
+     * Ends the handshake: stops reading, drops whatever the client sends from now on, writes {@code answer} (if any)
+     * and closes.
+     */
+    private void refuse(ChannelHandlerContext ctx, Object answer) {
+        refused = true;
+        cancelDeadline();
+        ctx.channel().config().setAutoRead(false);
+        if (answer == null) {
+            ctx.close();
+        } else {
+            ctx.writeAndFlush(answer).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private void cancelDeadline() {
+        if (deadline != null) {
+            deadline.cancel(false);
+            deadline = null;
         }
     }
 
@@ -93,8 +140,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     private void greeting(ChannelHandlerContext ctx, Socks5InitialRequest req) {
         Socks5AuthMethod wanted = user != null ? Socks5AuthMethod.PASSWORD : Socks5AuthMethod.NO_AUTH;
         if (!req.authMethods().contains(wanted)) {
-            ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED))
-                    .addListener(ChannelFutureListener.CLOSE);
+            refuse(ctx, new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED));
             return;
         }
         // Reply first: replacing the decoder may decode, and answer, the client's next message at once.
@@ -104,18 +150,31 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     }
 
     private void password(ChannelHandlerContext ctx, Socks5PasswordAuthRequest req) {
-        if (user == null || !user[0].equals(req.username()) || !user[1].equals(req.password())) {
-            ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.FAILURE))
-                    .addListener(ChannelFutureListener.CLOSE);
+        if (user == null || !credentialsMatch(req.username(), req.password())) {
+            refuse(ctx, new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.FAILURE));
             return;
         }
         ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.SUCCESS));
         ctx.pipeline().replace("socks5-decoder", "socks5-decoder", new Socks5CommandRequestDecoder());
     }
 
+    /**
+     * Compares in time independent of where the first difference is (MessageDigest.isEqual), both parts always, so
+     * the answer's timing tells a client nothing about how much of a guess was right.
+     */
+    private boolean credentialsMatch(String name, String password) {
+        boolean nameOk = java.security.MessageDigest.isEqual(utf8(user[0]), utf8(name));
+        boolean passwordOk = java.security.MessageDigest.isEqual(utf8(user[1]), utf8(password));
+        return nameOk & passwordOk;
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     private void command(ChannelHandlerContext ctx, Socks5CommandRequest req) {
         if (req.type() != Socks5CommandType.CONNECT) {
-            reply(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, null).addListener(ChannelFutureListener.CLOSE);
+            refuse(ctx, commandResponse(Socks5CommandStatus.COMMAND_UNSUPPORTED, null));
             return;
         }
         connecting = true;
@@ -129,54 +188,73 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
                 try {
                     // Resolved once; the allow list is checked against, and the connection made to, this address.
                     address = InetAddress.getByName(host);
-                } catch (UnknownHostException e) {
-                    in.eventLoop().execute(() -> reply(ctx, Socks5CommandStatus.HOST_UNREACHABLE, null)
-                            .addListener(ChannelFutureListener.CLOSE));
+                } catch (UnknownHostException | RuntimeException e) {
+                    in.eventLoop().execute(() -> refuse(ctx,
+                            commandResponse(Socks5CommandStatus.HOST_UNREACHABLE, null)));
                     return;
                 }
                 in.eventLoop().execute(() -> connect(ctx, new InetSocketAddress(address, port)));
             });
         } catch (RejectedExecutionException e) {
-            ctx.close();
+            // Every resolver thread is busy and the queue is full (a flood of slow names): refuse this one.
+            refuse(ctx, commandResponse(Socks5CommandStatus.FAILURE, null));
         }
     }
 
     private void connect(ChannelHandlerContext ctx, InetSocketAddress target) {
-        if (!allow.allows(target.getAddress(), target.getPort())) {
-            reply(ctx, Socks5CommandStatus.FORBIDDEN, null).addListener(ChannelFutureListener.CLOSE);
+        Channel in = ctx.channel();
+        if (!in.isActive()) {
+            return; // the client left (or the deadline passed) while its name was being resolved
+        }
+        if (server.isOwnAddress(target)) {
+            // Never a tunnel to ourselves: one write of chained self-CONNECTs would nest tunnels without end.
+            refuse(ctx, commandResponse(Socks5CommandStatus.FORBIDDEN, null));
             return;
         }
-        Channel in = ctx.channel();
+        if (!allow.allows(target.getAddress(), target.getPort())) {
+            refuse(ctx, commandResponse(Socks5CommandStatus.FORBIDDEN, null));
+            return;
+        }
         server.connect(in, target).addListener(f -> {
             if (!f.isSuccess()) {
-                reply(ctx, status(f.cause()), null).addListener(ChannelFutureListener.CLOSE);
+                if (in.isActive()) {
+                    refuse(ctx, commandResponse(status(f.cause()), null));
+                }
                 return;
             }
             Channel out = ((io.netty.channel.ChannelFuture) f).channel();
             if (!in.isActive()) {
+                out.close(); // the client reset or the deadline passed while connecting
+                return;
+            }
+            ByteBuf ahead = null;
+            try {
+                cancelDeadline();
+                ctx.writeAndFlush(commandResponse(Socks5CommandStatus.SUCCESS, (InetSocketAddress) out.localAddress()));
+                // The codec goes; bytes it still holds come to channelRead above as raw ByteBufs.
+                ctx.pipeline().remove(Socks5ServerEncoder.class);
+                ctx.pipeline().remove("socks5-decoder");
+                ahead = early; // taken before removing this handler, which frees what it still holds
+                early = null;
+                ctx.pipeline().remove(this);
+            } catch (Throwable t) {
+                // The client went away during the hand-over (a reset closes the pipeline under us): both sides go.
+                ReferenceCountUtil.release(ahead);
+                in.close();
                 out.close();
                 return;
             }
-            reply(ctx, Socks5CommandStatus.SUCCESS, (InetSocketAddress) out.localAddress());
-            // The codec goes; bytes it still holds come to channelRead above as raw ByteBufs.
-            ctx.pipeline().remove(Socks5ServerEncoder.class);
-            ctx.pipeline().remove("socks5-decoder");
-            ByteBuf ahead = early; // taken before removing this handler, which frees what it still holds
-            early = null;
-            ctx.pipeline().remove(this);
-            server.track(server.relay.start(in, out, ahead));
+            server.relay(in, out, ahead);
         });
     }
 
-    private io.netty.channel.ChannelFuture reply(ChannelHandlerContext ctx, Socks5CommandStatus status,
-                                                 InetSocketAddress bound) {
+    private static DefaultSocks5CommandResponse commandResponse(Socks5CommandStatus status, InetSocketAddress bound) {
         if (bound == null) {
-            return ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4));
+            return new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4);
         }
         Socks5AddressType type = bound.getAddress() instanceof Inet4Address ? Socks5AddressType.IPv4
                 : Socks5AddressType.IPv6;
-        return ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, type,
-                bound.getAddress().getHostAddress(), bound.getPort()));
+        return new DefaultSocks5CommandResponse(status, type, bound.getAddress().getHostAddress(), bound.getPort());
     }
 
     /** The RFC 1928 reply for a failed connect. */
@@ -206,6 +284,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancelDeadline();
         // Removed without handing the early bytes to the relay (closed during the handshake): free them.
         if (early != null) {
             early.release();
@@ -216,7 +295,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && !connecting) {
-            ctx.close(); // the client ended its stream before finishing the handshake
+            refuse(ctx, null); // the client ended its stream before finishing the handshake
             return;
         }
         // During the connect an end of stream is kept: the relay sees it on the socket and forwards it.
@@ -225,6 +304,6 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close(); // a decoder error or a reset during the handshake ends this connection only
+        refuse(ctx, null); // a decoder error or a reset during the handshake ends this connection only
     }
 }

@@ -1,8 +1,6 @@
 package org.splice4j.samples;
 
 import java.net.InetSocketAddress;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
@@ -19,7 +17,8 @@ final class Socks5Sample {
     }
 
     static void main(String[] args) throws Exception {
-        Flags f = new Flags("socks5", args).only("--listen", "--allow", "--user", "--transport", "--grace");
+        Flags f = new Flags("socks5", args).only("--listen", "--allow", "--user", "--transport", "--grace",
+                "--handshake-timeout", "--idle-timeout", "--max-connections", "--allow-open");
         InetSocketAddress listen = f.address("--listen");
         if (listen == null) {
             Main.usage("socks5 needs --listen");
@@ -34,6 +33,7 @@ final class Socks5Sample {
             }
             user = new String[] {u.substring(0, colon), u.substring(colon + 1)};
         }
+        f.refuseOpenListen(listen, !f.all("--allow").isEmpty() || user != null, "--allow or --user");
         try (TunnelServer server = f.server()) {
             start(server, listen, allow, user);
             server.runUntilShutdown(f.grace());
@@ -58,12 +58,15 @@ final class Socks5Sample {
     /** Binds the proxy; {@code user} is {name, password} or null for no authentication. */
     static InetSocketAddress start(TunnelServer server, InetSocketAddress listen, AllowList allow, String[] user)
             throws InterruptedException {
-        // Name resolution blocks, so it runs here, never on an event loop.
-        ExecutorService resolver = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "socks5-resolver");
-            t.setDaemon(true);
-            return t;
-        });
+        // Name resolution blocks, so it runs here, never on an event loop. Bounded: slow DNS must not make threads
+        // without limit; past 16 busy threads and 1,024 waiting names a request is refused (general failure).
+        java.util.concurrent.ThreadPoolExecutor resolver = new java.util.concurrent.ThreadPoolExecutor(16, 16,
+                30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+                    Thread t = new Thread(r, "socks5-resolver");
+                    t.setDaemon(true);
+                    return t;
+                });
+        resolver.allowCoreThreadTimeOut(true);
         String what = "(SOCKS5, " + (user != null ? "username/password" : "no authentication") + ", allowed: "
                 + allow + ")";
         return server.bind("socks5", listen, what, ch -> {

@@ -39,12 +39,23 @@ final class TunnelServer implements AutoCloseable {
 
     final boolean epoll;
     final SpliceRelay relay;
+    final Limits limits;
     private final EventLoopGroup group;
     private final Class<? extends Channel> clientClass;
     private final AtomicInteger tunnels = new AtomicInteger();
-    private Channel server;
+    private final AtomicInteger connections = new AtomicInteger();
+    private final java.util.concurrent.atomic.LongAdder refusedAtCap = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.AtomicBoolean shutdownStarted =
+            new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch shutdownDone = new java.util.concurrent.CountDownLatch(1);
+    private volatile Channel server;
 
     TunnelServer(String transport, SpliceRelay relay) {
+        this(transport, relay, Limits.DEFAULTS);
+    }
+
+    TunnelServer(String transport, SpliceRelay relay, Limits limits) {
+        this.limits = limits;
         if (!transport.equals("nio") && !transport.equals("epoll")) {
             throw new IllegalArgumentException("--transport must be nio or epoll, not " + transport);
         }
@@ -69,6 +80,14 @@ final class TunnelServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (connections.incrementAndGet() > limits.maxConnections()) {
+                            // Over the cap: close at accept, before any handshake work, and count it.
+                            connections.decrementAndGet();
+                            refusedAtCap.increment();
+                            ch.close();
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> connections.decrementAndGet());
                         init.accept(ch);
                     }
                 })
@@ -102,6 +121,73 @@ final class TunnelServer implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Closes {@code ch} when the handshake deadline passes; the caller cancels the returned future once the relay took
+     * the channel. Null when there is no deadline.
+     */
+    io.netty.util.concurrent.ScheduledFuture<?> handshakeDeadline(Channel ch) {
+        long ms = limits.handshakeTimeout().toMillis();
+        if (ms <= 0) {
+            return null;
+        }
+        return ch.eventLoop().schedule(() -> {
+            ch.close(); // a silent or slow client, or a destination that did not answer in time
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Starts relaying {@code in} and {@code out} (with bytes read ahead from {@code in}) under the tunnel idle timeout,
+     * and counts the tunnel. Call on {@code in}'s event loop.
+     */
+    Future<SpliceResult> relay(Channel in, Channel out, io.netty.buffer.ByteBuf ahead) {
+        long idle = limits.idleTimeout().toMillis();
+        if (idle > 0) {
+            // No byte either way for this long ends the tunnel: SpliceRelay makes it the spliced session's idle
+            // timeout, and the copying relay ends on its event.
+            in.pipeline().addFirst("idle", new io.netty.handler.timeout.IdleStateHandler(0, 0, idle,
+                    TimeUnit.MILLISECONDS));
+        }
+        return track(relay.start(in, out, ahead));
+    }
+
+    /** Client connections open now. */
+    int connections() {
+        return connections.get();
+    }
+
+    /** Client connections closed at accept because {@link Limits#maxConnections()} were open. */
+    long refusedAtCap() {
+        return refusedAtCap.sum();
+    }
+
+    /**
+     * Whether {@code target} is this server's own listening socket: a proxy must never connect to itself (a chain of
+     * CONNECTs to itself would nest tunnels without end).
+     */
+    boolean isOwnAddress(InetSocketAddress target) {
+        Channel s = server;
+        if (s == null || target.getAddress() == null) {
+            return false;
+        }
+        InetSocketAddress bound = (InetSocketAddress) s.localAddress();
+        if (bound == null || bound.getPort() != target.getPort()) {
+            return false;
+        }
+        java.net.InetAddress a = target.getAddress();
+        if (bound.getAddress().isAnyLocalAddress()) {
+            return a.isAnyLocalAddress() || a.isLoopbackAddress() || isLocalInterface(a);
+        }
+        return a.isAnyLocalAddress() || a.equals(bound.getAddress());
+    }
+
+    private static boolean isLocalInterface(java.net.InetAddress a) {
+        try {
+            return java.net.NetworkInterface.getByInetAddress(a) != null;
+        } catch (java.net.SocketException e) {
+            return true; // cannot tell: refuse rather than risk a loop
+        }
+    }
+
     /** Counts a running tunnel until its relay ends. */
     Future<SpliceResult> track(Future<SpliceResult> relayed) {
         tunnels.incrementAndGet();
@@ -114,31 +200,60 @@ final class TunnelServer implements AutoCloseable {
         return relayed;
     }
 
-    /** Runs {@link #shutdown(Duration)} on SIGTERM (and any JVM exit), then waits until the server is closed. */
+    /**
+     * Runs {@link #shutdown(Duration)} on SIGTERM (and any JVM exit), then waits until the server is closed. The
+     * default splicer's own JVM shutdown hook is taken away first: it would run at the same time as ours and cancel
+     * every spliced tunnel at once. Ours closes the default splicer after the grace period instead.
+     */
     void runUntilShutdown(Duration grace) throws InterruptedException {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(grace), "splice4j-sample-shutdown"));
+        org.splice4j.spi.Splice.removeDefaultShutdownHook();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            shutdown(grace);
+            org.splice4j.spi.Splice.closeDefaultSplicer();
+        }, "splice4j-sample-shutdown"));
         server.closeFuture().sync();
         group.terminationFuture().sync();
     }
 
-    /** Stops accepting, waits up to {@code grace} for running tunnels, then ends the rest and the event loops. */
+    /**
+     * Stops accepting, waits up to {@code grace} for running tunnels, then ends the rest and the event loops. Runs
+     * once: a second call (main's close() after the SIGTERM hook) waits for the first to finish.
+     */
     void shutdown(Duration grace) {
-        if (server != null) {
-            server.close().syncUninterruptibly();
+        if (!shutdownStarted.compareAndSet(false, true)) {
+            try {
+                shutdownDone.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return;
         }
-        long deadline = System.nanoTime() + grace.toNanos();
-        synchronized (tunnels) {
-            while (tunnels.get() > 0 && System.nanoTime() < deadline) {
-                try {
-                    tunnels.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
+        try {
+            Channel s = server;
+            if (s != null) {
+                s.close().syncUninterruptibly();
+            }
+            if (!grace.isZero()) {
+                System.out.println("shutting down: waiting up to " + grace.toSeconds() + " s for " + tunnels.get()
+                        + " tunnels");
+                System.out.flush();
+            }
+            long deadline = System.nanoTime() + grace.toNanos();
+            synchronized (tunnels) {
+                while (tunnels.get() > 0 && System.nanoTime() < deadline) {
+                    try {
+                        tunnels.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
                 }
             }
+            // Spliced sessions end from the loops' shutdown hooks, copied ones when their channels close.
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        } finally {
+            shutdownDone.countDown();
         }
-        // Spliced sessions end from the loops' shutdown hooks, copied ones when their channels close.
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
     @Override

@@ -37,6 +37,7 @@ final class CopyRelay {
     private volatile boolean inEof;
     private volatile boolean outEof;
     private volatile Throwable error;
+    private volatile boolean idle;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger(2);
     private final AtomicBoolean inReported = new AtomicBoolean();
     private final AtomicBoolean outReported = new AtomicBoolean();
@@ -143,8 +144,9 @@ final class CopyRelay {
         }
         if (open.decrementAndGet() == 0 && ended.compareAndSet(false, true)) {
             Throwable e = error;
-            Outcome outcome = e instanceof IOException ? Outcome.RESET : e != null ? Outcome.FAILED
-                    : inEof && outEof ? Outcome.COMPLETED : Outcome.CANCELLED;
+            Outcome outcome = e instanceof io.netty.handler.timeout.TimeoutException ? Outcome.IDLE_TIMEOUT
+                    : e instanceof IOException ? Outcome.RESET : e != null ? Outcome.FAILED
+                    : inEof && outEof ? Outcome.COMPLETED : idle ? Outcome.IDLE_TIMEOUT : Outcome.CANCELLED;
             promise.trySuccess(new SpliceResult(outcome, bytesInToOut, bytesOutToIn, 0,
                     bytesInToOut + bytesOutToIn, e));
         }
@@ -209,6 +211,13 @@ final class CopyRelay {
                         peer.close();
                     }
                 });
+                return;
+            }
+            if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+                // An idle, read or write timeout handler left in the pipeline: the same rule as for a spliced
+                // session, no byte for that long ends the tunnel.
+                idle = true;
+                closeBoth();
                 return;
             }
             ReferenceCountUtil.release(evt);

@@ -23,6 +23,12 @@ import java.util.ServiceLoader;
  */
 public final class Splice {
 
+    /**
+     * {@code splice4j.shutdownHook}: {@code false} keeps the default splicer from installing its JVM shutdown hook
+     * (the server closes it itself, after its own grace period); default {@code true}.
+     */
+    public static final String SHUTDOWN_HOOK = "splice4j.shutdownHook";
+
     /** The name of the portable provider in this module. */
     public static final String COPY = "copy";
 
@@ -32,6 +38,8 @@ public final class Splice {
     private static RuntimeException defaultFailure;
     private static String defaultUnavailability;
     private static boolean defaultResolved;
+    private static Thread defaultShutdownHook;
+    private static boolean shutdownHookRemoved;
 
     private Splice() {
     }
@@ -130,6 +138,44 @@ public final class Splice {
         return defaultSplicer;
     }
 
+    /**
+     * Takes the default splicer's JVM shutdown hook away (or keeps it from being installed, if the default splicer is
+     * not made yet), so that a server can give spliced tunnels the same grace period as its other connections: the
+     * hook runs concurrently with the server's own shutdown hooks and would cancel every spliced session at once.
+     * The caller then closes the default splicer itself, after its grace: {@link #closeDefaultSplicer()}.
+     * {@code -Dsplice4j.shutdownHook=false} does the same without code.
+     *
+     * @return false if the JVM is already shutting down (the hook stays and may have run)
+     */
+    public static synchronized boolean removeDefaultShutdownHook() {
+        shutdownHookRemoved = true;
+        if (defaultShutdownHook == null) {
+            return true;
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(defaultShutdownHook);
+            defaultShutdownHook = null;
+            return true;
+        } catch (IllegalStateException shuttingDown) {
+            return false;
+        }
+    }
+
+    /**
+     * Closes the default splicer if it was made (ending its sessions as cancelled); for a server that removed the
+     * shutdown hook, once its own grace period is over. Later calls to {@link #splicer()} return the closed splicer,
+     * which refuses new sessions. Idempotent.
+     */
+    public static void closeDefaultSplicer() {
+        Splicer s;
+        synchronized (Splice.class) {
+            s = defaultSplicer;
+        }
+        if (s != null) {
+            s.close();
+        }
+    }
+
     /** Why {@link #splicer()} cannot give a splicer here, or empty if it can. Never throws. */
     public static synchronized Optional<String> unavailabilityCause() {
         resolveDefault();
@@ -154,10 +200,13 @@ public final class Splice {
             }
             SpliceProvider p = chosen.get();
             LOG.log(Level.INFO, "splice4j: using provider " + p.name() + " (" + config + ")" + othersNotTaken(all, p));
+            boolean hook = SpliceConfig.parseBoolean(SHUTDOWN_HOOK, System.getProperty(SHUTDOWN_HOOK), true);
             Splicer s = p.newSplicer(config);
             defaultSplicer = s;
-            Thread hook = new Thread(s::close, "splice4j-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
+            if (hook && !shutdownHookRemoved) {
+                defaultShutdownHook = new Thread(s::close, "splice4j-shutdown");
+                Runtime.getRuntime().addShutdownHook(defaultShutdownHook);
+            }
         } catch (RuntimeException e) {
             defaultUnavailability = e.getMessage();
             defaultFailure = e;

@@ -77,11 +77,16 @@ public final class SpliceConfig {
         return new SpliceConfig(
                 parseBoolean(ENABLED, p.getProperty(ENABLED), d.enabled),
                 providerName == null ? null : providerName.toLowerCase(Locale.ROOT),
-                (int) parseLong(THREADS, p.getProperty(THREADS), d.threads, "an integer from 1 to 256"),
-                (int) parseSize(PIPE_SIZE, p.getProperty(PIPE_SIZE), d.pipeSize, "4k to 1g"),
-                (int) parseLong(MAX_PIPES, p.getProperty(MAX_PIPES), d.maxPipes, "an integer from 0 to 1000000"),
+                // Range-checked as long, before narrowing: (int) 4294967297 would be 1, a valid thread count.
+                checkRange(THREADS, parseLong(THREADS, p.getProperty(THREADS), d.threads, "an integer from 1 to 256"),
+                        1, 256),
+                checkRange(PIPE_SIZE, parseSize(PIPE_SIZE, p.getProperty(PIPE_SIZE), d.pipeSize, "4k to 1g"),
+                        4096, 1 << 30),
+                checkRange(MAX_PIPES, parseLong(MAX_PIPES, p.getProperty(MAX_PIPES), d.maxPipes,
+                        "an integer from 0 to 1000000"), 0, 1_000_000),
                 parseDuration(IDLE_TIMEOUT, p.getProperty(IDLE_TIMEOUT), d.idleTimeout),
-                (int) parseSize(COPY_BUFFER_SIZE, p.getProperty(COPY_BUFFER_SIZE), d.copyBufferSize, "1k to 64m"));
+                checkRange(COPY_BUFFER_SIZE, parseSize(COPY_BUFFER_SIZE, p.getProperty(COPY_BUFFER_SIZE),
+                        d.copyBufferSize, "1k to 64m"), 1024, 64 << 20));
     }
 
     public boolean enabled() { return enabled; }
