@@ -155,17 +155,23 @@ public class SpliceProxyServlet extends ProxyServlet {
                 stock(proxyResponse, source, chunk);
                 return;
             }
-            if (!disarmTimeout(proxyResponse)) {
+            long timeout = liftTimeout(proxyResponse);
+            if (timeout == NOT_LIFTED) {
                 stock(proxyResponse, source, chunk);
                 return;
             }
             AsyncContext async = request.getAsyncContext();
             // The client's connection closes when the tunnel ends, before the exchange completes: Jetty reports that
-            // as an error, and this listener completes quietly instead of letting it become a 500 in the logs.
-            async.addListener(new CompleteOnError());
+            // as an error, and this listener completes quietly instead of letting it become a 500 in the logs. It is
+            // added before the tunnel starts (the tunnel may end at once) and does nothing unless the body was handed
+            // over: on the stock path an error is ProxyServlet's to answer.
+            async.addListener(new CompleteOnError(() -> handedOver));
             handedOver = true;
             if (!tunnel.start()) {
+                // Refused, or the splicer threw (an Error too): the tunnel gave the endpoints their idle timeouts
+                // back; the exchange gets its total timeout back, and the body goes the stock way.
                 handedOver = false;
+                restoreTimeout(proxyResponse, timeout);
                 stock(proxyResponse, source, chunk);
                 return;
             }
@@ -282,28 +288,59 @@ public class SpliceProxyServlet extends ProxyServlet {
         }
     }
 
+    /** What {@link #liftTimeout} returns when it cannot lift the timeout. */
+    private static final long NOT_LIFTED = Long.MIN_VALUE;
+
     /**
      * Takes the total timeout ({@code ProxyServlet}'s {@code timeout}, 60 s by default) off the client exchange of a
      * response about to be spliced: it is fixed when the request is sent, and firing mid-body it would close the
      * server connection under the splice. The idle timeout moves to the session. Jetty 12.1 has no API for it, hence
      * reflection; where that is refused (Jetty as named modules) the response goes the stock way.
+     *
+     * @return the exchange's deadline before, for {@link #restoreTimeout} if the splicer refuses the body; or
+     *         {@link #NOT_LIFTED}
      */
-    private static boolean disarmTimeout(Response proxyResponse) {
+    private static long liftTimeout(Response proxyResponse) {
         try {
-            java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
-            f.setAccessible(true);
+            java.lang.reflect.Field f = timeoutField();
+            long before = f.getLong(proxyResponse.getRequest());
             f.setLong(proxyResponse.getRequest(), Long.MAX_VALUE);
-            return true;
+            return before;
         } catch (ReflectiveOperationException | RuntimeException e) {
             LOG.log(Level.DEBUG, "splice4j: cannot lift the client timeout, not splicing: " + e);
-            return false;
+            return NOT_LIFTED;
         }
+    }
+
+    /** Gives the exchange back the deadline {@link #liftTimeout} took off: the stock path relies on it. */
+    private static void restoreTimeout(Response proxyResponse, long timeoutNanoTime) {
+        try {
+            timeoutField().setLong(proxyResponse.getRequest(), timeoutNanoTime);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // It was set a moment ago by the same means: not expected. The idle timeouts still bound the exchange.
+            LOG.log(Level.WARNING, "splice4j: cannot restore the client timeout: " + e);
+        }
+    }
+
+    private static java.lang.reflect.Field timeoutField() throws ReflectiveOperationException {
+        java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
+        f.setAccessible(true);
+        return f;
     }
 
     /** Completes the exchange when Jetty reports the (expected) close of a spliced response's client connection. */
     private static final class CompleteOnError implements jakarta.servlet.AsyncListener {
+        private final java.util.function.BooleanSupplier spliced;
+
+        CompleteOnError(java.util.function.BooleanSupplier spliced) {
+            this.spliced = spliced;
+        }
+
         @Override
         public void onError(jakarta.servlet.AsyncEvent event) {
+            if (!spliced.getAsBoolean()) {
+                return; // the response went the stock way after all
+            }
             try {
                 event.getAsyncContext().complete();
             } catch (IllegalStateException alreadyCompleted) {

@@ -373,6 +373,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             getEndPoint().setIdleTimeout(timeout > 0 ? timeout : 0);
             SplicerChoice c = choice;
             Splicer copying = copier;
+            // A splicer that refuses or throws (an Error too) leaves the endpoint as it was: the copier takes over,
+            // and if it cannot either, both sockets are closed, so that the client is not left with a dead tunnel.
             if (c.splicer != null && start(c.splicer)) {
                 spliced.increment();
             } else if (copying != null && start(copying)) {
