@@ -2,9 +2,12 @@ package org.splice4j.jetty;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -20,10 +23,13 @@ import org.eclipse.jetty.ee10.proxy.ProxyServlet;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
@@ -40,6 +46,9 @@ import org.splice4j.spi.Splicer;
  * {@value #THRESHOLD_PARAM} init-parameter (default 1 MiB) and no {@code Transfer-Encoding}; and nothing between
  * the servlet and the connection can transform the content (no servlet filter wrapping the response, no
  * {@code Response} wrapper such as a compression handler in front of the context).
+ *
+ * <p>Destinations: {@link #validateDestination} checks the host name of a request; {@link #allowConnectTo} checks
+ * the address the client then really connects to (403 when refused), since the client resolves the name again.
  *
  * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
  * else wrote the body; its own work on that, Jetty issue 13392, is planned for Jetty 13):
@@ -73,6 +82,79 @@ public class SpliceProxyServlet extends ProxyServlet {
     /** The splicer to use instead of the default one; the caller keeps owning it. Set before init. */
     public void setSplicer(Splicer splicer) {
         this.configured = splicer;
+    }
+
+    /**
+     * Whether the servlet's HttpClient may open a connection to {@code resolved}: the IP address and port it is about
+     * to connect to, after its own name resolution. {@link #validateDestination} checks the host name of the request
+     * before that resolution, and a name may resolve to another address the second time (DNS rebinding): this is
+     * where an allow list of addresses is enforced on the address really connected to, as
+     * {@code SpliceConnectHandler} and {@code SpliceUpgradeHandler} do in {@code newConnectAddress}.
+     *
+     * <p>Called on the client's threads (keep it quick and non-blocking) for every new connection, with a resolved
+     * address; for each address a name resolves to, in turn, until one is allowed and reachable. Pooled connections
+     * were checked when opened. If the servlet's client is configured with a proxy, this is that proxy's address. A
+     * request whose every address is refused gets 403, as one refused by {@code validateDestination}. The default
+     * allows every address. Overriding {@link #newClientConnector()} without calling it drops this check.
+     */
+    protected boolean allowConnectTo(InetSocketAddress resolved) {
+        return true;
+    }
+
+    /**
+     * ProxyServlet's client connector (with its default {@code SslContextFactory.Client}), which asks
+     * {@link #allowConnectTo} before each connect: the one place every address the client connects to passes, after
+     * its name resolution and whatever resolver it was given.
+     */
+    @Override
+    protected ClientConnector newClientConnector() {
+        ClientConnector connector = new CheckingClientConnector();
+        connector.setSslContextFactory(new SslContextFactory.Client());
+        return connector;
+    }
+
+    /** 403 for a connection {@link #allowConnectTo} refused; ProxyServlet's 502 or 504 otherwise. */
+    @Override
+    protected int proxyResponseStatus(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DestinationRefusedException) {
+                return HttpStatus.FORBIDDEN_403;
+            }
+        }
+        return super.proxyResponseStatus(failure);
+    }
+
+    private final class CheckingClientConnector extends ClientConnector {
+        @Override
+        public void connect(SocketAddress address, Map<String, Object> context) {
+            if (address instanceof InetSocketAddress a) {
+                Throwable refusal = null;
+                try {
+                    if (a.isUnresolved() || !allowConnectTo(a)) {
+                        refusal = new DestinationRefusedException(a, null);
+                    }
+                } catch (RuntimeException hookFailed) {
+                    refusal = new DestinationRefusedException(a, hookFailed); // fail closed
+                }
+                if (refusal != null) {
+                    LOG.log(Level.DEBUG, "splice4j: not connecting to {0}: refused by allowConnectTo", a);
+                    // As a failed connect: the client tries the name's next address, then fails the request.
+                    connectFailed(null, a, refusal, context);
+                    return;
+                }
+            }
+            // Not IP (a Unix-domain transport): no address to check.
+            super.connect(address, context);
+        }
+    }
+
+    /** Why the servlet's client did not connect: {@link #allowConnectTo} said no. Answered with 403. */
+    static final class DestinationRefusedException extends java.net.ConnectException
+            implements org.eclipse.jetty.io.QuietException {
+        DestinationRefusedException(InetSocketAddress address, Throwable cause) {
+            super("destination not allowed: " + address);
+            initCause(cause);
+        }
     }
 
     /** Whether large bodies are spliced (known once initialised). */
