@@ -73,6 +73,8 @@ etc/splice4j.xml
 ## spliced tunnel, the idle timeout of the whole session), in milliseconds.
 # jetty.proxy.tunnel.connectTimeout=15000
 # jetty.proxy.tunnel.idleTimeout=30000
+## Upgrade tunnels: deadline for the whole handshake with the server (connect, then its response head), in ms.
+# jetty.proxy.tunnel.handshakeTimeout=15000
 
 ## The proxy HttpClient max number of threads.
 # jetty.proxy.maxThreads=128

@@ -1,9 +1,9 @@
 package org.splice4j.jetty;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -17,34 +17,72 @@ import org.eclipse.jetty.http.HttpFields;
 
 /**
  * The server half of an Upgrade tunnel: connect to the server, send it the client's upgrade request in origin form,
- * read its response head. Blocking, with timeouts, on the handler's thread; the channel goes non-blocking before it
- * is handed to the splicer.
+ * read its response head. Blocking, on the handler's thread, but never past one deadline that covers the connect and
+ * every read; the channel goes non-blocking before it is handed to the splicer.
  */
 final class BackendHandshake implements AutoCloseable {
 
     /** Request headers that concern only the hop from the client to the proxy. Upgrade and Connection stay. */
     private static final Set<String> HOP_BY_HOP = Set.of("proxy-connection", "proxy-authorization", "keep-alive",
             "te", "trailer", "transfer-encoding", "proxy-authenticate");
-    private static final int MAX_HEAD = 16 * 1024;
+    /** The size cap of one response head: a server past it is not answering HTTP. */
+    static final int MAX_HEAD = 16 * 1024;
+    /**
+     * The most interim (1xx other than 101) answers taken before the real one: a server may send a few (100, 102,
+     * 103), but one that keeps sending them holds the handler's thread, so past this many it gets a 502.
+     */
+    static final int MAX_INTERIM = 8;
 
     private final SocketChannel channel;
+    /** {@link System#nanoTime()} by which the whole handshake must be done: every blocking read waits until then. */
+    private final long deadline;
     private ByteBuffer readAhead;
 
-    private BackendHandshake(SocketChannel channel) {
+    private BackendHandshake(SocketChannel channel, long deadline) {
         this.channel = channel;
+        this.deadline = deadline;
     }
 
-    /** Connects, within {@code timeoutMillis}. */
-    static BackendHandshake connect(InetSocketAddress address, long timeoutMillis) throws IOException {
+    /**
+     * Connects within {@code connectTimeoutMillis} and before {@code deadline}, which then bounds every read of the
+     * handshake as well.
+     *
+     * @param deadline a {@link System#nanoTime()} value
+     * @throws SocketTimeoutException if the deadline passed (before the connect, too: name resolution took it)
+     */
+    static BackendHandshake connect(InetSocketAddress address, long connectTimeoutMillis, long deadline)
+            throws IOException {
+        long left = millisLeft(deadline);
         SocketChannel ch = SocketChannel.open();
         try {
             ch.socket().setTcpNoDelay(true);
-            ch.socket().connect(address, (int) Math.min(Integer.MAX_VALUE, Math.max(0, timeoutMillis)));
-            return new BackendHandshake(ch);
+            // Socket.connect takes 0 as no timeout: never pass it.
+            long timeout = connectTimeoutMillis > 0 ? Math.min(connectTimeoutMillis, left) : left;
+            ch.socket().connect(address, (int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout)));
+            return new BackendHandshake(ch, deadline);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
+    }
+
+    /**
+     * Milliseconds until {@code deadline}, at least 1 (an SO_TIMEOUT of 0 would wait forever).
+     *
+     * @throws SocketTimeoutException if it passed
+     */
+    static long millisLeft(long deadline) throws SocketTimeoutException {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw new SocketTimeoutException("the server did not complete its handshake within the deadline");
+        }
+        return Math.max(1, java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(left));
+    }
+
+    /** A blocking read that returns by the deadline, however slowly the server sends. */
+    private int read(byte[] b, int off, int len) throws IOException {
+        channel.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, millisLeft(deadline)));
+        return channel.socket().getInputStream().read(b, off, len);
     }
 
     /**
@@ -68,29 +106,35 @@ final class BackendHandshake implements AutoCloseable {
             }
         }
         head.append("Via: ").append(via).append("\r\n\r\n");
+        // No timeout applies to a blocking write, and none is needed: the head is at most Jetty's request header
+        // size (8 KiB by default), which a fresh socket's send buffer takes whole.
         OutputStream out = channel.socket().getOutputStream();
         out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
         out.flush();
     }
 
     /**
-     * Reads the response head within {@code timeoutMillis}; bytes read past it are kept for {@link #readAhead()}.
+     * Reads the response head, skipping up to {@link #MAX_INTERIM} interim answers, by the deadline; bytes read past
+     * it are kept for {@link #readAhead()}.
      *
-     * @throws IOException on end of stream, a timeout, or a head that is malformed or over 16 KiB
+     * @throws SocketTimeoutException if the deadline passed first
+     * @throws IOException            on end of stream, too many interim answers, or a head that is malformed or
+     *                                over {@link #MAX_HEAD} bytes
      */
-    Head readResponseHead(long timeoutMillis) throws IOException {
-        while (true) {
-            Head h = readOneHead(timeoutMillis);
-            // 1xx other than 101 (100 Continue, 103 Early Hints) are interim: the answer follows.
+    Head readResponseHead() throws IOException {
+        for (int interim = 0; ; interim++) {
+            Head h = readOneHead();
+            // 1xx other than 101 (100 Continue, 102 Processing, 103 Early Hints) are interim: the answer follows.
             if (h.status() >= 200 || h.status() == 101 || h.status() < 100) {
                 return h;
+            }
+            if (interim == MAX_INTERIM) {
+                throw new IOException("the server sent more than " + MAX_INTERIM + " interim responses");
             }
         }
     }
 
-    private Head readOneHead(long timeoutMillis) throws IOException {
-        channel.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeoutMillis)));
-        InputStream in = channel.socket().getInputStream();
+    private Head readOneHead() throws IOException {
         byte[] buf = new byte[MAX_HEAD];
         int filled = 0;
         if (readAhead != null && readAhead.hasRemaining()) {
@@ -102,7 +146,7 @@ final class BackendHandshake implements AutoCloseable {
             if (filled == buf.length) {
                 throw new IOException("response head from the server is over " + MAX_HEAD + " bytes");
             }
-            int n = in.read(buf, filled, buf.length - filled);
+            int n = read(buf, filled, buf.length - filled);
             if (n < 0) {
                 throw new IOException("the server closed the connection before a complete response head");
             }
@@ -112,14 +156,16 @@ final class BackendHandshake implements AutoCloseable {
         return Head.parse(new String(buf, 0, end, StandardCharsets.ISO_8859_1));
     }
 
-    /** Reads exactly {@code n} more bytes of body (read-ahead first), for a small refusal relayed to the client. */
+    /**
+     * Reads exactly {@code n} more bytes of body (read-ahead first), for a small refusal relayed to the client, by
+     * the deadline too.
+     */
     byte[] readBody(int n) throws IOException {
         byte[] body = new byte[n];
         int have = Math.min(n, readAhead.remaining());
         readAhead.get(body, 0, have);
-        InputStream in = channel.socket().getInputStream();
         while (have < n) {
-            int r = in.read(body, have, n - have);
+            int r = read(body, have, n - have);
             if (r < 0) {
                 throw new IOException("the server closed the connection inside a response body");
             }

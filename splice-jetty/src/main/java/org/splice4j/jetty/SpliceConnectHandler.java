@@ -177,6 +177,8 @@ public class SpliceConnectHandler extends ConnectHandler {
                 return;
             }
             started = true;
+            // start() takes whatever the splicer throws, an Error included, as a refusal and gives both endpoints
+            // their idle timeouts back: the stock path below then relays and times out the tunnel as ConnectHandler.
             if (tunnel.start()) {
                 spliced.increment();
                 tunnel.result().thenAccept(r -> {

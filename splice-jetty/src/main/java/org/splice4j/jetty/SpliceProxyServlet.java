@@ -2,9 +2,12 @@ package org.splice4j.jetty;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -20,10 +23,13 @@ import org.eclipse.jetty.ee10.proxy.ProxyServlet;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
@@ -40,6 +46,9 @@ import org.splice4j.spi.Splicer;
  * {@value #THRESHOLD_PARAM} init-parameter (default 1 MiB) and no {@code Transfer-Encoding}; and nothing between
  * the servlet and the connection can transform the content (no servlet filter wrapping the response, no
  * {@code Response} wrapper such as a compression handler in front of the context).
+ *
+ * <p>Destinations: {@link #validateDestination} checks the host name of a request; {@link #allowConnectTo} checks
+ * the address the client then really connects to (403 when refused), since the client resolves the name again.
  *
  * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
  * else wrote the body; its own work on that, Jetty issue 13392, is planned for Jetty 13):
@@ -73,6 +82,79 @@ public class SpliceProxyServlet extends ProxyServlet {
     /** The splicer to use instead of the default one; the caller keeps owning it. Set before init. */
     public void setSplicer(Splicer splicer) {
         this.configured = splicer;
+    }
+
+    /**
+     * Whether the servlet's HttpClient may open a connection to {@code resolved}: the IP address and port it is about
+     * to connect to, after its own name resolution. {@link #validateDestination} checks the host name of the request
+     * before that resolution, and a name may resolve to another address the second time (DNS rebinding): this is
+     * where an allow list of addresses is enforced on the address really connected to, as
+     * {@code SpliceConnectHandler} and {@code SpliceUpgradeHandler} do in {@code newConnectAddress}.
+     *
+     * <p>Called on the client's threads (keep it quick and non-blocking) for every new connection, with a resolved
+     * address; for each address a name resolves to, in turn, until one is allowed and reachable. Pooled connections
+     * were checked when opened. If the servlet's client is configured with a proxy, this is that proxy's address. A
+     * request whose every address is refused gets 403, as one refused by {@code validateDestination}. The default
+     * allows every address. Overriding {@link #newClientConnector()} without calling it drops this check.
+     */
+    protected boolean allowConnectTo(InetSocketAddress resolved) {
+        return true;
+    }
+
+    /**
+     * ProxyServlet's client connector (with its default {@code SslContextFactory.Client}), which asks
+     * {@link #allowConnectTo} before each connect: the one place every address the client connects to passes, after
+     * its name resolution and whatever resolver it was given.
+     */
+    @Override
+    protected ClientConnector newClientConnector() {
+        ClientConnector connector = new CheckingClientConnector();
+        connector.setSslContextFactory(new SslContextFactory.Client());
+        return connector;
+    }
+
+    /** 403 for a connection {@link #allowConnectTo} refused; ProxyServlet's 502 or 504 otherwise. */
+    @Override
+    protected int proxyResponseStatus(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DestinationRefusedException) {
+                return HttpStatus.FORBIDDEN_403;
+            }
+        }
+        return super.proxyResponseStatus(failure);
+    }
+
+    private final class CheckingClientConnector extends ClientConnector {
+        @Override
+        public void connect(SocketAddress address, Map<String, Object> context) {
+            if (address instanceof InetSocketAddress a) {
+                Throwable refusal = null;
+                try {
+                    if (a.isUnresolved() || !allowConnectTo(a)) {
+                        refusal = new DestinationRefusedException(a, null);
+                    }
+                } catch (RuntimeException hookFailed) {
+                    refusal = new DestinationRefusedException(a, hookFailed); // fail closed
+                }
+                if (refusal != null) {
+                    LOG.log(Level.DEBUG, "splice4j: not connecting to {0}: refused by allowConnectTo", a);
+                    // As a failed connect: the client tries the name's next address, then fails the request.
+                    connectFailed(null, a, refusal, context);
+                    return;
+                }
+            }
+            // Not IP (a Unix-domain transport): no address to check.
+            super.connect(address, context);
+        }
+    }
+
+    /** Why the servlet's client did not connect: {@link #allowConnectTo} said no. Answered with 403. */
+    static final class DestinationRefusedException extends java.net.ConnectException
+            implements org.eclipse.jetty.io.QuietException {
+        DestinationRefusedException(InetSocketAddress address, Throwable cause) {
+            super("destination not allowed: " + address);
+            initCause(cause);
+        }
     }
 
     /** Whether large bodies are spliced (known once initialised). */
@@ -155,17 +237,23 @@ public class SpliceProxyServlet extends ProxyServlet {
                 stock(proxyResponse, source, chunk);
                 return;
             }
-            if (!disarmTimeout(proxyResponse)) {
+            long timeout = liftTimeout(proxyResponse);
+            if (timeout == NOT_LIFTED) {
                 stock(proxyResponse, source, chunk);
                 return;
             }
             AsyncContext async = request.getAsyncContext();
             // The client's connection closes when the tunnel ends, before the exchange completes: Jetty reports that
-            // as an error, and this listener completes quietly instead of letting it become a 500 in the logs.
-            async.addListener(new CompleteOnError());
+            // as an error, and this listener completes quietly instead of letting it become a 500 in the logs. It is
+            // added before the tunnel starts (the tunnel may end at once) and does nothing unless the body was handed
+            // over: on the stock path an error is ProxyServlet's to answer.
+            async.addListener(new CompleteOnError(() -> handedOver));
             handedOver = true;
             if (!tunnel.start()) {
+                // Refused, or the splicer threw (an Error too): the tunnel gave the endpoints their idle timeouts
+                // back; the exchange gets its total timeout back, and the body goes the stock way.
                 handedOver = false;
+                restoreTimeout(proxyResponse, timeout);
                 stock(proxyResponse, source, chunk);
                 return;
             }
@@ -282,28 +370,59 @@ public class SpliceProxyServlet extends ProxyServlet {
         }
     }
 
+    /** What {@link #liftTimeout} returns when it cannot lift the timeout. */
+    private static final long NOT_LIFTED = Long.MIN_VALUE;
+
     /**
      * Takes the total timeout ({@code ProxyServlet}'s {@code timeout}, 60 s by default) off the client exchange of a
      * response about to be spliced: it is fixed when the request is sent, and firing mid-body it would close the
      * server connection under the splice. The idle timeout moves to the session. Jetty 12.1 has no API for it, hence
      * reflection; where that is refused (Jetty as named modules) the response goes the stock way.
+     *
+     * @return the exchange's deadline before, for {@link #restoreTimeout} if the splicer refuses the body; or
+     *         {@link #NOT_LIFTED}
      */
-    private static boolean disarmTimeout(Response proxyResponse) {
+    private static long liftTimeout(Response proxyResponse) {
         try {
-            java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
-            f.setAccessible(true);
+            java.lang.reflect.Field f = timeoutField();
+            long before = f.getLong(proxyResponse.getRequest());
             f.setLong(proxyResponse.getRequest(), Long.MAX_VALUE);
-            return true;
+            return before;
         } catch (ReflectiveOperationException | RuntimeException e) {
             LOG.log(Level.DEBUG, "splice4j: cannot lift the client timeout, not splicing: " + e);
-            return false;
+            return NOT_LIFTED;
         }
+    }
+
+    /** Gives the exchange back the deadline {@link #liftTimeout} took off: the stock path relies on it. */
+    private static void restoreTimeout(Response proxyResponse, long timeoutNanoTime) {
+        try {
+            timeoutField().setLong(proxyResponse.getRequest(), timeoutNanoTime);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // It was set a moment ago by the same means: not expected. The idle timeouts still bound the exchange.
+            LOG.log(Level.WARNING, "splice4j: cannot restore the client timeout: " + e);
+        }
+    }
+
+    private static java.lang.reflect.Field timeoutField() throws ReflectiveOperationException {
+        java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
+        f.setAccessible(true);
+        return f;
     }
 
     /** Completes the exchange when Jetty reports the (expected) close of a spliced response's client connection. */
     private static final class CompleteOnError implements jakarta.servlet.AsyncListener {
+        private final java.util.function.BooleanSupplier spliced;
+
+        CompleteOnError(java.util.function.BooleanSupplier spliced) {
+            this.spliced = spliced;
+        }
+
         @Override
         public void onError(jakarta.servlet.AsyncEvent event) {
+            if (!spliced.getAsBoolean()) {
+                return; // the response went the stock way after all
+            }
             try {
                 event.getAsyncContext().complete();
             } catch (IllegalStateException alreadyCompleted) {

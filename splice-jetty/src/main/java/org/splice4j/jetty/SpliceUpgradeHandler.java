@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.eclipse.jetty.http.HttpHeader;
@@ -52,6 +53,8 @@ import org.splice4j.spi.Splicer;
  * <p>Access control mirrors {@code ConnectHandler}: {@link #handleAuthentication} (407 when false), the host
  * include/exclude list of {@link #getHostIncludeExclude()} and {@link #validateDestination} (403 when false). A
  * server that cannot be reached gets 502, one that does not answer in time 504, as {@code ProxyServlet} answers.
+ * The handshake with the server runs on the Jetty thread that handles the request, bounded as a whole by
+ * {@link #setHandshakeTimeout} (default 15 s; the connect alone also by {@link #setConnectTimeout}).
  * {@link #setIdleTimeout} is the tunnel's idle timeout (default 30 s, as {@code ConnectHandler}'s).
  */
 public class SpliceUpgradeHandler extends Handler.Wrapper {
@@ -68,6 +71,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
     /** This handler's token in {@code Via}, to recognise a request that already went through it. */
     private final String via = "splice4j-" + Integer.toHexString(System.identityHashCode(this));
     private long connectTimeout = 15_000;
+    private long handshakeTimeout = 15_000;
     private long idleTimeout = 30_000;
     private Splicer configured;
     private SplicerChoice choice;
@@ -95,8 +99,25 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         return connectTimeout;
     }
 
+    /** The most the connect alone may take, in milliseconds, within {@link #setHandshakeTimeout the handshake's}. */
     public void setConnectTimeout(long millis) {
         this.connectTimeout = millis;
+    }
+
+    public long getHandshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    /**
+     * The deadline for the whole exchange with the server before the tunnel opens, in milliseconds (default 15 s):
+     * from the start of the upgrade request's handling (name resolution counts against it, though a lookup already
+     * under way cannot be cut short) through the connect to the end of the server's response head, interim answers
+     * included (at most eight of them; more get a 502), and a refusal's body. Every blocking read waits only for
+     * the time left, so a server that trickles its head, or sends {@code 102 Processing} forever, cannot hold the
+     * Jetty thread that runs this handler longer than that; the client then gets a 504.
+     */
+    public void setHandshakeTimeout(long millis) {
+        this.handshakeTimeout = millis;
     }
 
     public long getIdleTimeout() {
@@ -154,6 +175,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         if (SplicedTunnel.spliceableSocket(clientSide) == null) {
             return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
         }
+        // This thread is Jetty's: from here until the tunnel opens or the client has its answer, one deadline.
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(1, handshakeTimeout));
         String address = uri.getAuthority();
         HostPort target = new HostPort(address);
         int port = target.getPort(80);
@@ -176,7 +199,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
         BackendHandshake server;
         try {
-            server = BackendHandshake.connect(newConnectAddress(target.getHost(), port), connectTimeout);
+            server = BackendHandshake.connect(newConnectAddress(target.getHost(), port), connectTimeout, deadline);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " cannot connect", e);
             refuse(request, response, callback, e instanceof SocketTimeoutException
@@ -189,7 +212,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
                     target.getHost().contains(":") && !target.getHost().startsWith("[")
                             ? "[" + target.getHost() + "]:" + port : target.getHost() + ":" + port,
                     request.getHeaders(), "1.1 " + via);
-            BackendHandshake.Head head = server.readResponseHead(idleTimeout > 0 ? idleTimeout : connectTimeout);
+            BackendHandshake.Head head = server.readResponseHead();
             if (head.status() != HttpStatus.SWITCHING_PROTOCOLS_101) {
                 relayRefusal(server, head, request, response, callback);
                 return true;
@@ -373,6 +396,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             getEndPoint().setIdleTimeout(timeout > 0 ? timeout : 0);
             SplicerChoice c = choice;
             Splicer copying = copier;
+            // A splicer that refuses or throws (an Error too) leaves the endpoint as it was: the copier takes over,
+            // and if it cannot either, both sockets are closed, so that the client is not left with a dead tunnel.
             if (c.splicer != null && start(c.splicer)) {
                 spliced.increment();
             } else if (copying != null && start(copying)) {

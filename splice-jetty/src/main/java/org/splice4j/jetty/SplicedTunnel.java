@@ -64,23 +64,37 @@ final class SplicedTunnel {
     /**
      * Starts splicing.
      *
-     * @return false if the splicer refused these sockets (nothing was changed: the caller relays them the stock way)
+     * <p>Whatever {@code splice} throws, an {@link Error} included, is a refusal: the idle timeouts switched off here
+     * are given back to Jetty and {@link #result()} completes exceptionally with it, so that the caller can relay the
+     * sockets the stock way (or close them) instead of leaving an exchange that neither Jetty nor a session times
+     * out. A provider documents only runtime exceptions, for which nothing was touched; after an Error nothing is
+     * known, and going on with Jetty's own relay is the one way left that keeps the peers served.
+     *
+     * @return false if the splicer refused these sockets (the caller relays them the stock way)
      */
     boolean start() {
-        long idle = Math.min(client.suspendIdleTimeout(), server.suspendIdleTimeout());
-        SpliceOptions options = SpliceOptions.defaults().withLabel(client + "<->" + server);
-        if (idle != Long.MAX_VALUE) {
-            options = options.withIdleTimeout(Duration.ofMillis(idle));
-        }
+        SpliceOptions options = SpliceOptions.defaults();
         SpliceSession s;
         try {
+            options = options.withLabel(client + "<->" + server);
+            long idle = Math.min(client.suspendIdleTimeout(), server.suspendIdleTimeout());
+            if (idle != Long.MAX_VALUE) {
+                options = options.withIdleTimeout(Duration.ofMillis(idle));
+            }
             s = splicer.splice(client.endpoint(), server.endpoint(), options);
-        } catch (RuntimeException refused) {
+        } catch (Throwable refused) {
             // IllegalArgumentException or IllegalStateException for sockets the provider cannot serve; an
-            // UncheckedIOException when it cannot dup them (no descriptors left). Either way nothing was touched.
-            LOG.log(Level.DEBUG, "splice4j: relaying {0} the stock way: {1}", options.label(), refused.toString());
+            // UncheckedIOException when it cannot dup them (no descriptors left); an Error from anywhere below.
             client.restoreIdleTimeout();
             server.restoreIdleTimeout();
+            if (refused instanceof RuntimeException) {
+                LOG.log(Level.DEBUG, "splice4j: relaying {0} the stock way: {1}", options.label(), refused.toString());
+            } else {
+                // Not a documented refusal: say it once per tunnel, where an operator looks.
+                LOG.log(Level.WARNING, "splice4j: relaying " + options.label() + " the stock way: the splicer failed",
+                        refused);
+            }
+            result.completeExceptionally(refused);
             return false;
         }
         session = s;
@@ -100,7 +114,10 @@ final class SplicedTunnel {
         }
     }
 
-    /** Completes when both sockets are closed, with what the session relayed. */
+    /**
+     * Completes when both sockets are closed, with what the session relayed; exceptionally, with the splicer's
+     * exception, when {@link #start()} returned false (the sockets are then the caller's again).
+     */
     CompletionStage<SpliceResult> result() {
         return result;
     }
@@ -121,6 +138,8 @@ final class SplicedTunnel {
         private final SocketChannel channel;
         private final ByteBuffer alreadyRead;
         private long jettyIdleTimeout;
+        /** Whether {@link #suspendIdleTimeout} switched Jetty's off, so that a restore gives back only that. */
+        private boolean suspended;
 
         private Side(EndPoint endPoint, SocketChannel channel, ByteBuffer alreadyRead) {
             this.endPoint = endPoint;
@@ -156,11 +175,14 @@ final class SplicedTunnel {
             }
             jettyIdleTimeout = endPoint.getIdleTimeout();
             endPoint.setIdleTimeout(0);
+            suspended = true;
             return jettyIdleTimeout > 0 ? jettyIdleTimeout : Long.MAX_VALUE;
         }
 
+        /** Gives Jetty back the idle timeout {@link #suspendIdleTimeout} switched off, if it did. */
         void restoreIdleTimeout() {
-            if (endPoint != null) {
+            if (endPoint != null && suspended) {
+                suspended = false;
                 endPoint.setIdleTimeout(jettyIdleTimeout);
             }
         }

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -17,6 +19,7 @@ import java.util.logging.Logger;
 
 import jakarta.servlet.http.HttpServletRequest;
 
+import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.HttpProxy;
@@ -31,6 +34,7 @@ import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
@@ -257,5 +261,55 @@ class SpliceProxyServletTest {
         assertThat(servlet.getSplicedResponses()).isEqualTo(3);
         assertThat(captured.toString()).doesNotContain("WARN").doesNotContain("ERROR");
         assertThat(julWarnings).isEmpty();
+    }
+
+    /** Allows connections to one address only, which the test changes; records every address it is asked about. */
+    public static final class OneAddressProxy extends SpliceProxyServlet {
+        volatile String allowed;
+        final List<InetSocketAddress> asked = new CopyOnWriteArrayList<>();
+
+        @Override
+        protected boolean allowConnectTo(InetSocketAddress resolved) {
+            asked.add(resolved);
+            return resolved.getAddress().getHostAddress().equals(allowed);
+        }
+    }
+
+    @Test
+    void theAddressTheClientConnectsToIsCheckedAfterItsOwnResolution() throws Exception {
+        OneAddressProxy servlet = new OneAddressProxy();
+        servlet.allowed = "127.0.0.2"; // not what localhost resolves to
+        Server proxy = proxy(servlet, false, false);
+        HttpClient client = http1();
+        client.getProxyConfiguration().addProxy(new HttpProxy("127.0.0.1", port(proxy)));
+        AtomicInteger backendConnections = new AtomicInteger();
+        Connection.Listener opens = new Connection.Listener() {
+            @Override
+            public void onOpened(Connection connection) {
+                backendConnections.incrementAndGet();
+            }
+        };
+        backend.http.addEventListener(opens);
+        String uri = "http://localhost:" + backend.http.getLocalPort() + "/hello";
+        try {
+            // The name passes validateDestination (no list is set): the address it resolves to is refused.
+            ContentResponse refused = client.newRequest(uri).timeout(20, TimeUnit.SECONDS).send();
+            assertThat(refused.getStatus()).isEqualTo(403);
+            assertThat(servlet.asked).isNotEmpty().allSatisfy(a -> {
+                assertThat(a.getAddress().isLoopbackAddress()).isTrue();
+                assertThat(a.getPort()).isEqualTo(backend.http.getLocalPort());
+            });
+            assertThat(backendConnections).as("never connected to the refused address").hasValue(0);
+            // The same name, once its address is allowed, goes through.
+            servlet.allowed = "127.0.0.1";
+            ContentResponse allowed = client.newRequest(uri).timeout(20, TimeUnit.SECONDS).send();
+            assertThat(allowed.getStatus()).isEqualTo(200);
+            assertThat(allowed.getContentAsString()).isEqualTo("hello");
+            assertThat(backendConnections.get()).isPositive();
+        } finally {
+            backend.http.removeEventListener(opens);
+            client.stop();
+            proxy.stop();
+        }
     }
 }
