@@ -16,6 +16,9 @@ final class HostPort {
         String host = value.substring(0, colon);
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);
+        } else if (host.contains(":")) {
+            // An IPv6 address with a port needs brackets: "::1:80" is ambiguous.
+            throw new IllegalArgumentException(flag + " expects [IPV6]:PORT for an IPv6 address, got " + value);
         }
         int port;
         try {
@@ -26,6 +29,10 @@ final class HostPort {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException(flag + " port out of range 0-65535: " + value);
         }
-        return new InetSocketAddress(host, port);
+        InetSocketAddress a = new InetSocketAddress(host, port);
+        if (a.isUnresolved()) {
+            throw new IllegalArgumentException(flag + " names a host that does not resolve: " + value);
+        }
+        return a;
     }
 }

@@ -96,6 +96,12 @@ final class JettyProxySample {
             public boolean validateDestination(String host, int port) {
                 return destinations.allowed(host, port) && super.validateDestination(host, port);
             }
+
+            @Override
+            protected boolean allowConnectTo(InetSocketAddress resolved) {
+                // Jetty's client resolves the name again: check the address it really connects to.
+                return !resolved.isUnresolved() && destinations.allowed(resolved.getAddress(), resolved.getPort());
+            }
         };
         if (splicer != null) {
             servlet.setSplicer(splicer);
@@ -133,6 +139,8 @@ final class JettyProxySample {
             }
         };
         connects.setBufferSize(bufferSize);
+        upgrades.setHandshakeTimeout(limits.handshakeTimeout().toMillis());
+        upgrades.setIdleTimeout(tunnelIdle);
         connects.setConnectTimeout(limits.handshakeTimeout().toMillis());
         connects.setIdleTimeout(tunnelIdle);
         if (splicer != null) {

@@ -126,6 +126,153 @@ class SamplesJarIT {
     }
 
     @Test
+    void aSplicedTunnelOutlivesSigtermForTheGraceAndShutdownPrintsNoStackTrace() throws Exception {
+        try (ServerSocketChannel target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int targetPort = ((InetSocketAddress) target.getLocalAddress()).getPort();
+            for (String transport : new String[] {"nio", "epoll"}) {
+                Path errFile = Files.createTempFile("grace-" + transport, ".err");
+                Process p = start(errFile, "forward", "--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + targetPort,
+                        "--transport", transport, "--grace", "60");
+                try {
+                    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                            StandardCharsets.UTF_8));
+                    String line = out.readLine();
+                    assertTrue(line != null && line.contains("splicing on"), "first line: " + line);
+                    int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
+                    try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
+                         SocketChannel server = target.accept()) {
+                        client.write(java.nio.ByteBuffer.wrap("ping".getBytes(StandardCharsets.US_ASCII)));
+                        assertEquals(4, Streams.readExactly(server, 4).length); // the tunnel runs (spliced)
+                        p.destroy(); // SIGTERM
+                        String shutdown = out.readLine(); // printed once the sample stopped accepting
+                        assertTrue(shutdown != null && shutdown.startsWith("shutting down: waiting up to 60 s for 1"),
+                                "shutdown line: " + shutdown);
+                        // Within the grace the spliced tunnel still relays, both ways: the default splicer's own
+                        // shutdown hook must not have cancelled it.
+                        relay32MiB(client, server, 13);
+                        String down = Streams.writeAndShutdown(server, 14, 1 << 20);
+                        assertEquals(new Streams.Received(1 << 20, down), Streams.readToEnd(client));
+                    }
+                    // The last tunnel ended: the sample exits long before its 60 s grace.
+                    assertTrue(p.waitFor(20, TimeUnit.SECONDS), "the sample must exit once its tunnels ended");
+                    String err = Files.readString(errFile);
+                    assertFalse(err.contains("Exception") || err.contains("\tat "), "no stack trace: " + err);
+                } finally {
+                    p.destroyForcibly();
+                    Files.deleteIfExists(errFile);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aNonLoopbackListenWithoutLimitsIsRefusedUnlessAllowOpen() throws Exception {
+        for (String[] args : new String[][] {{"socks5", "--listen", "0.0.0.0:0"}, {"jetty-proxy", "--listen",
+                "0.0.0.0:0"}}) {
+            Path errFile = Files.createTempFile(args[0], ".err");
+            try {
+                Process p = start(errFile, args);
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+                assertEquals(2, p.exitValue());
+                String err = Files.readString(errFile);
+                assertTrue(err.contains("not loopback") && err.contains("--allow-open") && err.contains("--allow"),
+                        err);
+            } finally {
+                Files.deleteIfExists(errFile);
+            }
+        }
+        // With --allow-open the operator accepted it: the proxy starts (on a free port of every address).
+        Path errFile = Files.createTempFile("socks5-open", ".err");
+        Process p = start(errFile, "socks5", "--listen", "0.0.0.0:0", "--allow-open");
+        try {
+            String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+                    .readLine();
+            assertTrue(line != null && line.startsWith("socks5 listening on 0.0.0.0:"), "first line: " + line);
+        } finally {
+            p.destroy();
+            p.waitFor(20, TimeUnit.SECONDS);
+            p.destroyForcibly();
+            Files.deleteIfExists(errFile);
+        }
+    }
+
+    @Test
+    void theRelaySampleSurvivesDescriptorExhaustionAtAccept() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
+        try (ServerSocketChannel target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int targetPort = ((InetSocketAddress) target.getLocalAddress()).getPort();
+            Path errFile = Files.createTempFile("relay-emfile", ".err");
+            Process p = start(errFile, "relay", "--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + targetPort);
+            SocketChannel[] running = null;
+            try {
+                String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+                        .readLine();
+                assertTrue(line != null && line.startsWith("relay listening on 127.0.0.1:"), "first line: " + line);
+                int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
+                running = new SocketChannel[] {SocketChannel.open(new InetSocketAddress("127.0.0.1", port)),
+                        target.accept()};
+                running[0].write(java.nio.ByteBuffer.wrap("before".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("before", new String(Streams.readExactly(running[1], 6), StandardCharsets.US_ASCII));
+                // Exhaust the relay's descriptors: its limit becomes its lowest free descriptor number, so the next
+                // accept fails with EMFILE (as root, prlimit sets another process's limits).
+                setFdLimit(p.pid(), lowestFreeFd(p.pid()));
+                try (SocketChannel refused = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+                    String err = waitForText(errFile, "accept failed", 20_000);
+                    assertTrue(err.contains("Too many open files"), err);
+                    assertTrue(p.isAlive(), "EMFILE at accept must not end the relay: " + err);
+                    // The running tunnel goes on.
+                    running[0].write(java.nio.ByteBuffer.wrap("during".getBytes(StandardCharsets.US_ASCII)));
+                    assertEquals("during", new String(Streams.readExactly(running[1], 6), StandardCharsets.US_ASCII));
+                    // Descriptors available again: the waiting client is accepted and relayed.
+                    setFdLimit(p.pid(), 4096);
+                    try (SocketChannel server = target.accept()) {
+                        refused.write(java.nio.ByteBuffer.wrap("after".getBytes(StandardCharsets.US_ASCII)));
+                        assertEquals("after", new String(Streams.readExactly(server, 5), StandardCharsets.US_ASCII));
+                    }
+                }
+            } finally {
+                if (running != null) {
+                    running[0].close();
+                    running[1].close();
+                }
+                p.destroyForcibly();
+                p.waitFor(20, TimeUnit.SECONDS);
+                Files.deleteIfExists(errFile);
+            }
+        }
+    }
+
+    private static int lowestFreeFd(long pid) throws IOException {
+        java.util.Set<Integer> used = new java.util.HashSet<>();
+        try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            fds.forEach(f -> used.add(Integer.parseInt(f.getFileName().toString())));
+        }
+        int n = 0;
+        while (used.contains(n)) {
+            n++;
+        }
+        return n;
+    }
+
+    private static void setFdLimit(long pid, int limit) throws Exception {
+        Process p = new ProcessBuilder("/usr/bin/prlimit", "--pid", Long.toString(pid), "--nofile=" + limit + ":" + limit)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, "prlimit: " + out);
+    }
+
+    /** The file's text once it contains {@code text}; polls a child process's stderr file, bounded. */
+    private static String waitForText(Path file, String text, long millis) throws Exception {
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        String s = Files.readString(file);
+        while (!s.contains(text) && System.nanoTime() < deadline) {
+            Thread.sleep(50); // another process writes it: no latch can span the process boundary
+            s = Files.readString(file);
+        }
+        return s;
+    }
+
+    @Test
     void aBadFlagPrintsUsageAndExitsNonZero() throws Exception {
         Path errFile = Files.createTempFile("socks5", ".err");
         Process p = start(errFile, "socks5", "--listen", "127.0.0.1:0", "--bogus", "1");

@@ -205,16 +205,17 @@ final class BackendHandshake implements AutoCloseable {
 
         static Head parse(String text) throws IOException {
             String[] lines = text.split("\r\n");
-            String statusLine = lines[0];
+            String statusLine = lines.length > 0 ? lines[0] : ""; // "\r\n\r\n" alone splits into no line at all
             if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12 || statusLine.charAt(8) != ' ') {
                 throw new IOException("malformed status line from the server: " + abbreviate(statusLine));
             }
-            int status;
-            try {
-                status = Integer.parseInt(statusLine.substring(9, 12));
-            } catch (NumberFormatException e) {
+            String code = statusLine.substring(9, 12);
+            // Three digits exactly: parseInt alone would take "-12" or "+99".
+            if (!(Character.isDigit(code.charAt(0)) && Character.isDigit(code.charAt(1))
+                    && Character.isDigit(code.charAt(2))) || code.charAt(0) == '0') {
                 throw new IOException("malformed status line from the server: " + abbreviate(statusLine));
             }
+            int status = Integer.parseInt(code);
             List<String[]> fields = new ArrayList<>();
             for (int i = 1; i < lines.length; i++) {
                 if (lines[i].isEmpty()) {

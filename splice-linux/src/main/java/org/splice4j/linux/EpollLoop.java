@@ -118,15 +118,23 @@ final class EpollLoop extends RelayLoop {
     }
 
     /**
-     * Loop thread: adds, changes or removes ({@code interest == 0}) a descriptor's registration.
+     * Loop thread: adds or changes a descriptor's registration. An empty interest keeps the descriptor in the set:
+     * epoll then reports only EPOLLERR and EPOLLHUP, which is how a reset of a half-closed, silent peer is noticed.
      *
      * @param registered whether {@code fd} is in the epoll set now
      * @return the errno, or 0 on success
      */
     int ctl(int fd, int slot, boolean registered, int interest) {
-        int op = interest == 0 ? EpollEvents.EPOLL_CTL_DEL
-                : registered ? EpollEvents.EPOLL_CTL_MOD : EpollEvents.EPOLL_CTL_ADD;
+        int op = registered ? EpollEvents.EPOLL_CTL_MOD : EpollEvents.EPOLL_CTL_ADD;
         if (LibC.epoll_ctl(epfd, op, fd, events.ctl(interest, slot)) < 0) {
+            return Errno.last();
+        }
+        return 0;
+    }
+
+    /** Loop thread: takes a descriptor out of the epoll set (before its owner closes it). Returns the errno or 0. */
+    int remove(int fd) {
+        if (LibC.epoll_ctl(epfd, EpollEvents.EPOLL_CTL_DEL, fd, events.ctl(0, 0)) < 0) {
             return Errno.last();
         }
         return 0;

@@ -71,16 +71,17 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
             abort(Outcome.CANCELLED, null);
             return;
         }
-        loop.attach(this);
-        sideA.slot = loop.newSlot(sideA);
-        sideB.slot = loop.newSlot(sideB);
         try {
+            loop.attach(this);
+            sideA.slot = loop.newSlot(sideA);
+            sideB.slot = loop.newSlot(sideB);
             aToB.pump();
             if (!isEnded()) {
                 bToA.pump();
             }
             updateInterests();
-        } catch (RuntimeException | OutOfMemoryError e) {
+        } catch (Throwable e) {
+            // Anything, an Error too: the session is registered, so it must end here (dups closed, future completed).
             abort(Outcome.FAILED, e);
         }
     }
@@ -172,7 +173,14 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
     private final class Side implements EpollLoop.Handler {
         final OwnedFd fd;
         int slot = -1;
+        /** Whether our dup is in the loop's epoll set; with an empty {@link #interest} only errors are reported. */
+        boolean registered;
         int interest;
+        /**
+         * EPOLLHUP without an error while nothing was wanted of this socket: both of its directions are over, and
+         * level-triggered epoll would report it again on every wait. It leaves the epoll set then.
+         */
+        boolean hungUp;
         /** The direction reading from this socket. */
         Direction out;
         /** The direction writing to this socket. */
@@ -199,6 +207,9 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     return;
                 }
             }
+            if ((events & EpollEvents.EPOLLHUP) != 0 && interest == 0) {
+                hungUp = true;
+            }
             int anyReady = EpollEvents.EPOLLHUP | EpollEvents.EPOLLERR;
             if ((events & (EpollEvents.EPOLLIN | anyReady)) != 0 && out.wantRead) {
                 out.pump();
@@ -210,25 +221,36 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         }
 
         /**
-         * Applies the wanted interest. A socket nobody waits on is taken out of epoll altogether: level-triggered
-         * epoll reports EPOLLHUP even with an empty interest set, which would spin the loop.
+         * Applies the wanted interest. A socket nobody waits on stays in the epoll set with an empty interest, so that
+         * a reset is still reported (a peer that half-closed and then vanished, while the other peer is silent), until
+         * it hangs up for good ({@link #hungUp}).
          */
         void updateInterest() {
             int wanted = (out.wantRead ? EpollEvents.EPOLLIN : 0) | (in.wantWrite ? EpollEvents.EPOLLOUT : 0);
-            if (wanted == interest) {
+            if (wanted == 0 && hungUp) {
+                if (registered) {
+                    loop.remove(fd.fd());
+                    registered = false;
+                    interest = 0;
+                }
                 return;
             }
-            int errno = loop.ctl(fd.fd(), slot, interest != 0, wanted);
+            if (registered && wanted == interest) {
+                return;
+            }
+            int errno = loop.ctl(fd.fd(), slot, registered, wanted);
             if (errno != 0) {
                 failed("epoll_ctl", errno);
                 return;
             }
+            registered = true;
             interest = wanted;
         }
 
         void deregister() {
-            if (interest != 0) {
-                loop.ctl(fd.fd(), slot, true, 0); // EPOLL_CTL_DEL before our dup is closed
+            if (registered) {
+                loop.remove(fd.fd()); // EPOLL_CTL_DEL before our dup is closed
+                registered = false;
                 interest = 0;
             }
             if (slot >= 0) {

@@ -7,6 +7,7 @@ import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.support.AbstractSplicer;
+import org.splice4j.spi.support.LoopGroup;
 
 /**
  * The Linux provider's splicer: {@code splice4j.threads} epoll loops, sessions spread round-robin, one pipe pool.
@@ -16,27 +17,14 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
 
     private static final AtomicInteger IDS = new AtomicInteger();
 
-    private final EpollLoop[] loops;
+    private final LoopGroup<EpollLoop> loops;
     private final PipePool pool;
-    private final AtomicInteger next = new AtomicInteger();
 
     LinuxSplicer(SpliceConfig config) {
         super("linux", config);
         int id = IDS.incrementAndGet();
         this.pool = new PipePool(config.maxPipes(), config.pipeSize());
-        this.loops = new EpollLoop[config.threads()];
-        try {
-            for (int i = 0; i < loops.length; i++) {
-                loops[i] = new EpollLoop("splice4j-linux-" + id + "-" + i);
-            }
-        } catch (RuntimeException e) {
-            for (EpollLoop l : loops) {
-                if (l != null) {
-                    l.stop();
-                }
-            }
-            throw e;
-        }
+        this.loops = new LoopGroup<>(config.threads(), i -> new EpollLoop("splice4j-linux-" + id + "-" + i));
     }
 
     @Override
@@ -55,7 +43,7 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
             fa.close();
             throw e;
         }
-        EpollLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
+        EpollLoop loop = loops.next();
         try {
             return new LinuxSession(this, loop, pool, fa, a.alreadyRead(), fb, b.alreadyRead(),
                     options.idleTimeoutOr(config.idleTimeout()), options);
@@ -79,10 +67,13 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
 
     @Override
     protected void shutdown() {
-        for (EpollLoop l : loops) {
-            l.stop();
-        }
+        loops.stop();
         pool.close();
+    }
+
+    /** The loops (for tests). */
+    LoopGroup<EpollLoop> loops() {
+        return loops;
     }
 
     /** The pipe pool (for tests and metrics). */

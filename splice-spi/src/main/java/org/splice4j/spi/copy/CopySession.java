@@ -62,8 +62,8 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
             abort(Outcome.CANCELLED, null);
             return;
         }
-        loop.attach(this);
         try {
+            loop.attach(this);
             sideA.key = sideA.channel.register(loop.selector(), 0, sideA);
             sideB.key = sideB.channel.register(loop.selector(), 0, sideB);
             aToB.pump();
@@ -72,7 +72,8 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
                 sideA.updateInterest();
                 sideB.updateInterest();
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
+            // Anything, an OutOfMemoryError too: the session is registered, so it must end here.
             fail(e);
         }
     }
@@ -106,7 +107,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         abort(Outcome.CANCELLED, null);
     }
 
-    private void fail(Exception e) {
+    private void fail(Throwable e) {
         if (e instanceof ClosedChannelException) {
             // The owner closed a channel under us: a teardown, and the other peer must see the close too.
             abort(Outcome.CANCELLED, e);

@@ -8,6 +8,7 @@ import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.support.AbstractSplicer;
+import org.splice4j.spi.support.LoopGroup;
 
 /**
  * The copy provider's splicer: {@code splice4j.threads} selector loops, sessions spread round-robin. It serves
@@ -17,25 +18,18 @@ final class CopySplicer extends AbstractSplicer<CopySession> {
 
     private static final AtomicInteger IDS = new AtomicInteger();
 
-    private final CopyLoop[] loops;
-    private final AtomicInteger next = new AtomicInteger();
+    private final LoopGroup<CopyLoop> loops;
 
     CopySplicer(SpliceConfig config) {
         super("copy", config);
         int id = IDS.incrementAndGet();
-        loops = new CopyLoop[config.threads()];
-        try {
-            for (int i = 0; i < loops.length; i++) {
-                loops[i] = new CopyLoop("splice4j-copy-" + id + "-" + i, config.copyBufferSize());
+        loops = new LoopGroup<>(config.threads(), i -> {
+            try {
+                return new CopyLoop("splice4j-copy-" + id + "-" + i, config.copyBufferSize());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot open a selector for the copy provider", e);
             }
-        } catch (IOException e) {
-            for (CopyLoop l : loops) {
-                if (l != null) {
-                    l.stop();
-                }
-            }
-            throw new UncheckedIOException("cannot open a selector for the copy provider", e);
-        }
+        });
     }
 
     @Override
@@ -45,7 +39,7 @@ final class CopySplicer extends AbstractSplicer<CopySession> {
 
     @Override
     protected CopySession newSession(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
-        CopyLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
+        CopyLoop loop = loops.next();
         return new CopySession(this, loop, a, b, options.idleTimeoutOr(config.idleTimeout()), options);
     }
 
@@ -54,10 +48,13 @@ final class CopySplicer extends AbstractSplicer<CopySession> {
         session.loop().execute(session::register);
     }
 
+    /** The loops (for tests). */
+    LoopGroup<CopyLoop> loops() {
+        return loops;
+    }
+
     @Override
     protected void shutdown() {
-        for (CopyLoop l : loops) {
-            l.stop();
-        }
+        loops.stop();
     }
 }

@@ -198,14 +198,13 @@ public abstract class RelayLoop {
                     }
                     poll(timeout);
                 } catch (Throwable t) {
+                    // Nothing ends the loop but stop(): an OutOfMemoryError or a StackOverflowError thrown by one
+                    // session's work must not leave every other session on this loop waiting on a dead thread.
                     logUnexpected(t);
-                    if (t instanceof VirtualMachineError) {
-                        throw (VirtualMachineError) t;
-                    }
                 }
             }
         } finally {
-            // Also when an Error ended the loop: no session may be left waiting on a dead thread.
+            // Also if the thread ends some other way: no session may be left waiting on a dead thread.
             running = false;
             runRemainingTasks();
             endMembers();
