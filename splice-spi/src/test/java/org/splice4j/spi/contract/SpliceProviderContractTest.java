@@ -450,6 +450,23 @@ public abstract class SpliceProviderContractTest {
         assertNoDescriptorLeftAfterClose(baseline);
     }
 
+    /**
+     * A seeded random mix of peer and adapter actions over many tunnels ({@link RandomisedSessions}): writes of 1 B to
+     * 4 MiB, half-closes, resets and closes by either peer, {@code cancel()}, idle timeouts and {@code close()}; each
+     * session must end once with the outcome the SPI gives for what was done, bytes intact, and no descriptor left.
+     * CI: 80 tunnels, 8 at a time; {@code -Dsplice4j.test.scale=full}: 800 tunnels, 16 at a time, up to 8 MiB. The
+     * seed is printed; {@code -Dsplice4j.test.seed=N} replays a plan.
+     */
+    @Test
+    void randomisedSessionsKeepTheContract() throws Exception {
+        long seed = TestScale.seed(getClass().getSimpleName() + ".randomisedSessionsKeepTheContract");
+        long baseline = freshSplicerBaseline();
+        RandomisedSessions run = new RandomisedSessions(this, splicer, seed, TestScale.pick(80, 800),
+                TestScale.pick(8, 16), TestScale.pick(4, 8) * MiB);
+        System.out.println(getClass().getSimpleName() + ": " + run.run());
+        assertNoDescriptorLeftAfterClose(baseline);
+    }
+
     /** Closes this test's splicer and makes a new one after a warm-up; returns the descriptor count between. */
     private long freshSplicerBaseline() throws Exception {
         splicer.close();
