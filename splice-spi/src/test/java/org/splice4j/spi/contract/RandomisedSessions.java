@@ -251,7 +251,11 @@ final class RandomisedSessions {
         SpliceProviderContractTest.assertCallerOwnsSockets(t);
     }
 
-    /** X writes and half-closes, Y reads it all; then Y resets, or X resets while Y streams to it: RESET. */
+    /**
+     * X writes and half-closes, Y reads it all; then Y resets, or X resets while Y streams to it: RESET. (X resetting
+     * while Y stays silent is left to {@code resetAfterHalfCloseEndsTheSessionWhileTheOtherPeerIsSilent}, which the
+     * providers failed when it was written: the session then waits for Y to send.)
+     */
     private void halfCloseThenReset(Ctx c, SplittableRandom rnd, Tunnel t) throws Exception {
         boolean xIsClient = rnd.nextBoolean();
         boolean xResets = rnd.nextBoolean();

@@ -232,6 +232,40 @@ public abstract class SpliceProviderContractTest {
         }
     }
 
+    /**
+     * A peer half-closes, then resets while the other peer stays silent: the session must end as RESET (which wins
+     * over the earlier end of stream) without waiting for the other peer to send, and the silent peer then sees its
+     * connection end. Failing on both providers when written (commit message and report of the contract-tests
+     * branch): neither watches a socket whose own direction has reached its end, so the reset goes unseen until the
+     * other peer writes (then RESET, "Broken pipe"); if it never does and no idle timeout is set, the completion never
+     * comes and both sockets stay open.
+     */
+    @ParameterizedTest(name = "the {0} resets")
+    @ValueSource(strings = {"client", "server"})
+    void resetAfterHalfCloseEndsTheSessionWhileTheOtherPeerIsSilent(String who) throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            SpliceSession s = splice(t);
+            SocketChannel resetter = who.equals("client") ? t.client : t.server;
+            SocketChannel silent = who.equals("client") ? t.server : t.client;
+            Future<Streams.Received> atSilent = pool.submit(() -> Streams.readToEnd(silent));
+            String sent = Streams.writeAndShutdown(resetter, 9, 64 * 1024);
+            assertEquals(new Streams.Received(64 * 1024, sent), await(atSilent));
+            resetter.setOption(StandardSocketOptions.SO_LINGER, 0);
+            resetter.close();
+            SpliceResult r;
+            try {
+                r = s.completion().toCompletableFuture().get(3, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                fail("no completion 3 s after the half-closed " + who + " reset, the other peer silent: " + s);
+                return;
+            }
+            assertEquals(Outcome.RESET, r.outcome(), r.toString());
+            assertCallerOwnsSockets(t);
+            t.closeProxySide();
+            assertEquals(0, await(pool.submit(() -> Streams.readUntilEndOrFailure(silent))).bytes());
+        }
+    }
+
     @Test
     void aSmallMessageArrivesWithoutWaitingForMore() throws Exception {
         try (Tunnel t = Tunnel.open(listener)) {
