@@ -17,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
@@ -63,6 +64,7 @@ final class RandomisedSessions {
     private final long maxSize;
     private final SessionLedger ledger = new SessionLedger();
     private final List<SpliceSession> sessions = new CopyOnWriteArrayList<>();
+    private final AtomicInteger stalledIdleExchanges = new AtomicInteger();
 
     RandomisedSessions(SpliceProviderContractTest test, Splicer splicer, long seed, int tunnels, int concurrency,
                        long maxSize) {
@@ -170,8 +172,9 @@ final class RandomisedSessions {
             throw new AssertionError("seed " + seed + ": " + failures.size() + " of " + tunnels + " tunnels failed: "
                     + String.join("\n  ", failures.subList(0, Math.min(8, failures.size()))), firstFailure);
         }
-        return String.format("%d tunnels %s in %d ms", tunnels, counts,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        return String.format("%d tunnels %s in %d ms%s", tunnels, counts,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), stalledIdleExchanges.get() == 0 ? ""
+                        : "; " + stalledIdleExchanges.get() + " idle sessions timed out mid-exchange (machine stalled)");
     }
 
     private AfterClose runOne(Ctx c, SplittableRandom rnd) throws Exception {
@@ -423,7 +426,11 @@ final class RandomisedSessions {
         }
     }
 
-    /** A short idle timeout; maybe a small exchange first; then nothing: IDLE_TIMEOUT, no sooner than due. */
+    /**
+     * A short idle timeout; maybe a small exchange first; then nothing: IDLE_TIMEOUT, no sooner than due. On a machine
+     * so loaded that the relay stalls for the whole timeout in the middle of the exchange, the session rightly ends
+     * early; that is counted (and printed), and what arrived must still be a prefix of what was sent.
+     */
     private void idle(Ctx c, SplittableRandom rnd, Tunnel t) throws Exception {
         Duration timeout = Duration.ofMillis(250 + rnd.nextInt(250));
         boolean exchange = rnd.nextBoolean();
@@ -435,21 +442,34 @@ final class RandomisedSessions {
         long start = System.nanoTime();
         SpliceSession s = splice(t, SpliceOptions.defaults().withIdleTimeout(timeout));
         long lastMove = start; // no byte moves before this; the exchange's last one after it
+        Future<Streams.Partial> atServer = async(() -> Streams.readUpTo(t.server, up));
+        Future<Streams.Partial> atClient = async(() -> Streams.readUpTo(t.client, down));
         if (exchange) {
             lastMove = System.nanoTime();
-            Future<Streams.Received> atServer = async(() -> Streams.readExactlyDigest(t.server, up));
-            Future<Streams.Received> atClient = async(() -> Streams.readExactlyDigest(t.client, down));
-            String upSha = await(async(() -> Streams.write(t.client, su, up)));
-            String downSha = await(async(() -> Streams.write(t.server, sd, down)));
-            c.check(await(atServer).sha256().equals(upSha), "upload differs");
-            c.check(await(atClient).sha256().equals(downSha), "download differs");
+            await(async(() -> Streams.write(t.client, su, up)));
+            await(async(() -> Streams.write(t.server, sd, down)));
         }
         SpliceResult r = expect(c, s, Outcome.IDLE_TIMEOUT);
         long elapsed = System.nanoTime() - lastMove;
         c.check(elapsed >= timeout.toNanos(), "ended after " + elapsed / 1_000_000 + " ms: " + r);
-        c.check(r.bytesAToB() == up && r.bytesBToA() == down, "counted " + r);
         SpliceProviderContractTest.assertCallerOwnsSockets(t);
+        boolean whole = r.bytesAToB() == up && r.bytesBToA() == down;
+        if (whole) {
+            Streams.Partial ps = await(atServer);
+            Streams.Partial pc = await(atClient);
+            c.check(ps.failure() == null && ps.bytes() == up && ps.isPrefixOf(su), "upload " + ps + ", " + r);
+            c.check(pc.failure() == null && pc.bytes() == down && pc.isPrefixOf(sd), "download " + pc + ", " + r);
+        }
         t.closeProxySide();
+        if (!whole) {
+            stalledIdleExchanges.incrementAndGet();
+            c.log("timed out mid-exchange after %d ms (a stall for the whole timeout): %s", elapsed / 1_000_000, r);
+            Streams.Partial ps = await(atServer);
+            Streams.Partial pc = await(atClient);
+            c.check(ps.bytes() <= r.bytesAToB() && ps.isPrefixOf(su), "upload " + ps + ", " + r);
+            c.check(pc.bytes() <= r.bytesBToA() && pc.isPrefixOf(sd), "download " + pc + ", " + r);
+            return;
+        }
         Streams.Partial pc = Streams.readUntilEndOrFailure(t.client);
         Streams.Partial ps = Streams.readUntilEndOrFailure(t.server);
         c.check(pc.bytes() == 0 && ps.bytes() == 0, "bytes after the timeout: " + pc + " " + ps);

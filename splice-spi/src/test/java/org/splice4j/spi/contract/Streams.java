@@ -109,6 +109,28 @@ public final class Streams {
         return new Partial(total, HexFormat.of().formatHex(md.digest()), failure);
     }
 
+    /** Reads a blocking channel until {@code max} bytes came, end of stream or a failed read, digesting what came. */
+    public static Partial readUpTo(SocketChannel ch, long max) {
+        MessageDigest md = sha256();
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
+        long total = 0;
+        IOException failure = null;
+        try {
+            while (total < max) {
+                buf.clear().limit((int) Math.min(CHUNK, max - total));
+                int n = ch.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                md.update(buf.array(), 0, n);
+                total += n;
+            }
+        } catch (IOException e) {
+            failure = e;
+        }
+        return new Partial(total, HexFormat.of().formatHex(md.digest()), failure);
+    }
+
     /**
      * Writes the seeded stream until a write fails (the peer reset, the channel closed); returns that failure, or
      * null if all {@code cap} bytes went out without one.
