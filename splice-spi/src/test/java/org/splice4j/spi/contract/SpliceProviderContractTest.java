@@ -235,8 +235,8 @@ public abstract class SpliceProviderContractTest {
     /**
      * A peer half-closes, then resets while the other peer stays silent: the session must end as RESET (which wins
      * over the earlier end of stream) without waiting for the other peer to send, and the silent peer then sees its
-     * connection end. Failing on both providers when written (commit message and report of the contract-tests
-     * branch): neither watches a socket whose own direction has reached its end, so the reset goes unseen until the
+     * connection end. Both providers failed it when it was written, in every variant: neither watches a socket whose
+     * own direction has reached its end (out of the epoll set, or interest ops 0), so the reset goes unseen until the
      * other peer writes (then RESET, "Broken pipe"); if it never does and no idle timeout is set, the completion never
      * comes and both sockets stay open.
      */
