@@ -79,6 +79,71 @@ public final class Streams {
         return new Received(total, HexFormat.of().formatHex(md.digest()));
     }
 
+    /** What a reader saw up to end of stream or a failure (a reset): byte count, SHA-256, and the failure if any. */
+    public record Partial(long bytes, String sha256, IOException failure) {
+        /** Whether what arrived is exactly the first {@link #bytes()} bytes of the seeded stream. */
+        public boolean isPrefixOf(long seed) {
+            return sha256.equals(expected(seed, bytes, new byte[0]));
+        }
+    }
+
+    /** Reads a blocking channel until end of stream or until a read fails (a reset), digesting what came. */
+    public static Partial readUntilEndOrFailure(SocketChannel ch) {
+        MessageDigest md = sha256();
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
+        long total = 0;
+        IOException failure = null;
+        try {
+            while (true) {
+                buf.clear();
+                int n = ch.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                md.update(buf.array(), 0, n);
+                total += n;
+            }
+        } catch (IOException e) {
+            failure = e;
+        }
+        return new Partial(total, HexFormat.of().formatHex(md.digest()), failure);
+    }
+
+    /** Reads a blocking channel until {@code max} bytes came, end of stream or a failed read, digesting what came. */
+    public static Partial readUpTo(SocketChannel ch, long max) {
+        MessageDigest md = sha256();
+        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
+        long total = 0;
+        IOException failure = null;
+        try {
+            while (total < max) {
+                buf.clear().limit((int) Math.min(CHUNK, max - total));
+                int n = ch.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                md.update(buf.array(), 0, n);
+                total += n;
+            }
+        } catch (IOException e) {
+            failure = e;
+        }
+        return new Partial(total, HexFormat.of().formatHex(md.digest()), failure);
+    }
+
+    /**
+     * Writes the seeded stream until a write fails (the peer reset, the channel closed); returns that failure, or
+     * null if all {@code cap} bytes went out without one.
+     */
+    public static IOException writeUntilFailure(SocketChannel ch, long seed, long cap) {
+        try {
+            write(ch, seed, cap);
+            return null;
+        } catch (IOException e) {
+            return e;
+        }
+    }
+
     /** The seeded stream as an {@link InputStream} of {@code size} bytes (the bytes {@link #write} sends). */
     public static InputStream inputStream(long seed, long size) {
         return new InputStream() {
