@@ -53,13 +53,7 @@ final class RelaySample {
             return;
         }
         // Connects run here, off the accept thread, bounded in number: a slow target never stalls accepting.
-        java.util.concurrent.ThreadPoolExecutor connectors = new java.util.concurrent.ThreadPoolExecutor(32, 32,
-                30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
-                    Thread t = new Thread(r, "relay-connect");
-                    t.setDaemon(true);
-                    return t;
-                });
-        connectors.allowCoreThreadTimeOut(true);
+        java.util.concurrent.Executor connectors = BoundedPool.of("relay-connect", 32, 1024);
         try (ServerSocketChannel server = ServerSocketChannel.open()) {
             server.bind(listen, 1024);
             InetSocketAddress bound = (InetSocketAddress) server.getLocalAddress();

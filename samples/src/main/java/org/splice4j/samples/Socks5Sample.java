@@ -60,13 +60,7 @@ final class Socks5Sample {
             throws InterruptedException {
         // Name resolution blocks, so it runs here, never on an event loop. Bounded: slow DNS must not make threads
         // without limit; past 16 busy threads and 1,024 waiting names a request is refused (general failure).
-        java.util.concurrent.ThreadPoolExecutor resolver = new java.util.concurrent.ThreadPoolExecutor(16, 16,
-                30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
-                    Thread t = new Thread(r, "socks5-resolver");
-                    t.setDaemon(true);
-                    return t;
-                });
-        resolver.allowCoreThreadTimeOut(true);
+        java.util.concurrent.Executor resolver = BoundedPool.of("socks5-resolver", 16, 1024);
         String what = "(SOCKS5, " + (user != null ? "username/password" : "no authentication") + ", allowed: "
                 + allow + ")";
         return server.bind("socks5", listen, what, ch -> {

@@ -88,6 +88,35 @@ class JettyProxySampleTest {
     }
 
     @Test
+    void aSilentClientIsClosedAtTheHandshakeTimeoutAndAnIdleTunnelAtTheIdleTimeout() throws Exception {
+        Limits limits = new Limits(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(700), 100);
+        Server proxy = JettyProxySample.build(new InetSocketAddress("127.0.0.1", 0), AllowList.loopbackOnly(),
+                bed.splicer, 4096, limits);
+        proxy.start();
+        try (java.net.Socket silent = new java.net.Socket("127.0.0.1", port(proxy))) {
+            silent.setSoTimeout(20_000); // a timeout fails the test: the proxy kept a silent client
+            assertEquals(-1, silent.getInputStream().read(), "a silent client is closed at the handshake timeout");
+            // A tunnel outlives the handshake timeout (its client side takes the idle timeout) and ends idle.
+            try (java.net.Socket client = new java.net.Socket("127.0.0.1", port(proxy))) {
+                String authority = "127.0.0.1:" + ((InetSocketAddress) bed.target.getLocalAddress()).getPort();
+                client.getOutputStream().write(("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority
+                        + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                try (java.nio.channels.SocketChannel server = bed.target.accept()) {
+                    String head = org.splice4j.spi.contract.RawHttp.readHead(client.getInputStream());
+                    assertTrue(head.startsWith("HTTP/1.1 200"), head);
+                    client.setSoTimeout(20_000);
+                    long opened = System.nanoTime();
+                    assertEquals(-1, client.getInputStream().read(), "an idle tunnel ends at the idle timeout");
+                    assertTrue(System.nanoTime() - opened >= 500_000_000L,
+                            "the tunnel must outlive the 300 ms handshake timeout (idle timeout 700 ms)");
+                }
+            }
+        } finally {
+            proxy.stop();
+        }
+    }
+
+    @Test
     void curlThroughASplicedConnectTunnel() throws Exception {
         boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new java.io.File(p).canExecute());
         if (!haveCurl) {

@@ -40,7 +40,8 @@ class BackendHandshakeFuzzTest {
         int total = sent.remaining();
         // Jazzer's network sanitizer reports connections; these stay on loopback.
         try (SilentCloseable loopback = BugDetectors.allowNetworkConnections((host, port) -> isLoopback(host));
-             BackendHandshake reader = BackendHandshake.connect((InetSocketAddress) server().getLocalAddress(), 5_000);
+             BackendHandshake reader = BackendHandshake.connect((InetSocketAddress) server().getLocalAddress(), 5_000,
+                     System.nanoTime() + 5_000_000_000L);
              SocketChannel peer = server().accept()) {
             while (sent.hasRemaining()) {
                 peer.write(sent); // at most 32 KiB: the loopback socket buffers take it without a reader
@@ -48,7 +49,7 @@ class BackendHandshakeFuzzTest {
             peer.shutdownOutput();
             BackendHandshake.Head head;
             try {
-                head = reader.readResponseHead(5_000);
+                head = reader.readResponseHead();
             } catch (IOException refused) {
                 return; // end of stream, a timeout, a malformed or oversized head: documented
             }

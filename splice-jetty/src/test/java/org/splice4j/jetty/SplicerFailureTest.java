@@ -31,6 +31,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import org.splice4j.spi.contract.FailingSplicer;
 import org.splice4j.spi.contract.Peers;
 import org.splice4j.spi.contract.RawHttp;
 import org.splice4j.spi.contract.Streams;
@@ -83,7 +84,7 @@ class SplicerFailureTest {
     @ParameterizedTest
     @EnumSource(ThrowingSplicer.Failure.class)
     void connectTunnelTakesTheStockPathWithItsIdleTimeouts(ThrowingSplicer.Failure failure) throws Exception {
-        ThrowingSplicer splicer = new ThrowingSplicer(failure);
+        FailingSplicer splicer = ThrowingSplicer.of(failure);
         List<EndPoint> serverSides = new CopyOnWriteArrayList<>();
         SpliceConnectHandler handler = new SpliceConnectHandler() {
             @Override
@@ -117,7 +118,7 @@ class SplicerFailureTest {
     @ParameterizedTest
     @EnumSource(ThrowingSplicer.Failure.class)
     void upgradeTunnelIsCopiedWithItsIdleTimeout(ThrowingSplicer.Failure failure) throws Exception {
-        ThrowingSplicer splicer = new ThrowingSplicer(failure);
+        FailingSplicer splicer = ThrowingSplicer.of(failure);
         SpliceUpgradeHandler handler = new SpliceUpgradeHandler();
         handler.setSplicer(splicer);
         handler.setIdleTimeout(IDLE);
@@ -159,7 +160,7 @@ class SplicerFailureTest {
     @ParameterizedTest
     @EnumSource(ThrowingSplicer.Failure.class)
     void proxiedBodyGoesTheStockWayWithItsIdleTimeouts(ThrowingSplicer.Failure failure) throws Exception {
-        ThrowingSplicer splicer = new ThrowingSplicer(failure);
+        FailingSplicer splicer = ThrowingSplicer.of(failure);
         ReverseProxy servlet = new ReverseProxy();
         servlet.setSplicer(splicer);
         Server proxy = new Server();

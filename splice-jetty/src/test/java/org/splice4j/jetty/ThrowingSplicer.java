@@ -1,60 +1,21 @@
 package org.splice4j.jetty;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.util.concurrent.atomic.AtomicInteger;
-
-import org.splice4j.spi.SpliceEndpoint;
-import org.splice4j.spi.SpliceListener;
-import org.splice4j.spi.SpliceOptions;
-import org.splice4j.spi.SpliceSession;
-import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.FailingSplicer;
 
 /**
- * A splicer whose {@code splice} throws: an {@link OutOfMemoryError} (an Error, which no provider documents, and
- * which the adapter must survive all the same) or an {@link UncheckedIOException} (what a provider throws when it
- * cannot dup a descriptor). Its provider name is not {@code copy}, so the servlet accepts it too.
+ * The two failures the Jetty adapter must survive at a tunnel's start: an {@link OutOfMemoryError} (an Error, which
+ * no provider documents) or an {@link java.io.UncheckedIOException} (what a provider throws when it cannot dup a
+ * descriptor). The provider name is not {@code copy}, so the servlet accepts the splicer too.
  */
-final class ThrowingSplicer implements Splicer {
+final class ThrowingSplicer {
 
     enum Failure { OUT_OF_MEMORY, UNCHECKED_IO }
 
-    private final Failure failure;
-    /** How many times {@code splice} was called: shows the adapter did ask it. */
-    final AtomicInteger calls = new AtomicInteger();
-
-    ThrowingSplicer(Failure failure) {
-        this.failure = failure;
+    private ThrowingSplicer() {
     }
 
-    @Override
-    public String providerName() {
-        return "throwing";
-    }
-
-    @Override
-    public SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
-        calls.incrementAndGet();
-        if (failure == Failure.OUT_OF_MEMORY) {
-            throw new OutOfMemoryError("thrown by the test's splicer");
-        }
-        throw new UncheckedIOException(new IOException("Too many open files (thrown by the test's splicer)"));
-    }
-
-    @Override
-    public boolean supports(SpliceEndpoint endpoint) {
-        return true;
-    }
-
-    @Override
-    public void addListener(SpliceListener listener) {
-    }
-
-    @Override
-    public void removeListener(SpliceListener listener) {
-    }
-
-    @Override
-    public void close() {
+    static FailingSplicer of(Failure failure) {
+        return new FailingSplicer("throwing", endpoint -> true,
+                failure == Failure.OUT_OF_MEMORY ? FailingSplicer::outOfMemory : FailingSplicer::emfile);
     }
 }

@@ -386,7 +386,9 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         private boolean readSource() {
             if (bulk && !spliceRefused && (pipe != null || (pipe = pool.acquire()) != null)) {
                 while (true) {
-                    long n = LibC.splice(src.fd.fd(), null, pipe.writeFd, null, pipe.capacity, SPLICE_FLAGS);
+                    int injected = FaultInjection.spliceFromSocketErrno; // tests only; 0 otherwise
+                    long n = injected != 0 ? -1
+                            : LibC.splice(src.fd.fd(), null, pipe.writeFd, null, pipe.capacity, SPLICE_FLAGS);
                     if (n > 0) {
                         pipe.bytes = (int) n;
                         if (n >= pipe.capacity / 2) {
@@ -405,7 +407,7 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                         srcEof = true;
                         return true;
                     }
-                    int errno = Errno.last();
+                    int errno = injected != 0 ? injected : Errno.last();
                     if (errno == Errno.EINTR) {
                         continue;
                     }

@@ -12,10 +12,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.splice4j.spi.SpliceConfig;
-import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceResult;
-import org.splice4j.spi.SpliceSession;
-import org.splice4j.spi.contract.Streams;
 import org.splice4j.spi.contract.Tunnel;
 
 /**
@@ -43,33 +40,8 @@ class LoopFaultTest {
         }
     }
 
-    /** 4 MiB each way through a new session, checked by SHA-256; returns its result. */
     private SpliceResult relayOnce(long seed) throws Exception {
-        try (Tunnel t = Tunnel.open(listener)) {
-            SpliceSession s = splicer.splice(SpliceEndpoint.of(t.proxyA), SpliceEndpoint.of(t.proxyB));
-            CompletableFuture<String> up = CompletableFuture.supplyAsync(() -> write(t.client, seed));
-            CompletableFuture<String> down = CompletableFuture.supplyAsync(() -> write(t.server, seed + 1));
-            CompletableFuture<Streams.Received> atServer = CompletableFuture.supplyAsync(() -> read(t.server));
-            assertEquals(new Streams.Received(4 << 20, up.get(60, TimeUnit.SECONDS)), atServer.get(60, TimeUnit.SECONDS));
-            assertEquals(new Streams.Received(4 << 20, down.get(60, TimeUnit.SECONDS)), read(t.client));
-            return s.completion().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        }
-    }
-
-    private static String write(java.nio.channels.SocketChannel ch, long seed) {
-        try {
-            return Streams.writeAndShutdown(ch, seed, 4 << 20);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    private static Streams.Received read(java.nio.channels.SocketChannel ch) {
-        try {
-            return Streams.readToEnd(ch);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return BothWays.relay(splicer, listener, 4 << 20, seed);
     }
 
     @Test

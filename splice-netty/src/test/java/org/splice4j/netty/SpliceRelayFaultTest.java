@@ -4,14 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -20,13 +18,9 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.splice4j.spi.SpliceEndpoint;
-import org.splice4j.spi.SpliceListener;
-import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
-import org.splice4j.spi.SpliceSession;
-import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.FailingSplicer;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -54,46 +48,6 @@ class SpliceRelayFaultTest {
         }
     }
 
-    /** How many times a {@link #failing} splicer was asked to splice: proof the fault was really injected. */
-    private final java.util.concurrent.atomic.AtomicInteger spliceCalls = new java.util.concurrent.atomic.AtomicInteger();
-
-    /** A splicer that takes every channel (so the relay tries it) and then fails with {@code fault}. */
-    private Splicer failing(Supplier<Throwable> fault) {
-        return new Splicer() {
-            @Override
-            public String providerName() {
-                return bed.splicer.providerName();
-            }
-
-            @Override
-            public boolean supports(SpliceEndpoint endpoint) {
-                return bed.splicer.supports(endpoint);
-            }
-
-            @Override
-            public SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
-                spliceCalls.incrementAndGet();
-                Throwable t = fault.get();
-                if (t instanceof RuntimeException) {
-                    throw (RuntimeException) t;
-                }
-                throw (Error) t;
-            }
-
-            @Override
-            public void addListener(SpliceListener listener) {
-            }
-
-            @Override
-            public void removeListener(SpliceListener listener) {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-    }
-
     static Stream<Arguments> faults() {
         List<Arguments> list = new ArrayList<>();
         for (TestForwarder.Transport t : TestForwarder.Transport.values()) {
@@ -107,10 +61,9 @@ class SpliceRelayFaultTest {
     private static Throwable fault(String name) {
         switch (name) {
             case "EMFILE":
-                // What OwnedFd throws when fcntl(F_DUPFD_CLOEXEC) fails for want of descriptors.
-                return new UncheckedIOException(new IOException("fcntl(F_DUPFD_CLOEXEC): Too many open files"));
+                return FailingSplicer.emfile();
             case "OutOfMemoryError":
-                return new OutOfMemoryError("injected: Java heap space");
+                return FailingSplicer.outOfMemory();
             default:
                 return new StackOverflowError("injected");
         }
@@ -128,9 +81,10 @@ class SpliceRelayFaultTest {
     @MethodSource("faults")
     void aProviderFailingAtStartFallsBackToCopyingWithTheBytesReadAhead(TestForwarder.Transport t, String fault)
             throws Exception {
-        SpliceRelay relay = new SpliceRelay(failing(() -> fault(fault)))
-                .withPassiveHandlers(TestForwarder.InactiveCounter.class);
-        int callsBefore = spliceCalls.get();
+        // Takes what the real splicer takes, so the relay tries it, then fails.
+        FailingSplicer failing = new FailingSplicer(bed.splicer.providerName(), bed.splicer::supports,
+                () -> fault(fault));
+        SpliceRelay relay = new SpliceRelay(failing).withPassiveHandlers(TestForwarder.InactiveCounter.class);
         try (TestForwarder f = new TestForwarder(t, (InetSocketAddress) bed.target.getLocalAddress(), relay,
                 ch -> { })) {
             SocketChannel[] c = connect(f);
@@ -147,7 +101,7 @@ class SpliceRelayFaultTest {
                 assertTrue(r != null, "the relay's future must complete");
                 assertEquals(Outcome.COMPLETED, r.outcome(), r.toString());
                 assertEquals(0, r.splicedBytes(), "copied, not spliced: " + r);
-                assertEquals(callsBefore + 1, spliceCalls.get(), "the relay must have tried the failing splicer");
+                assertEquals(1, failing.calls.get(), "the relay must have tried the failing splicer");
                 assertEquals(2, f.inactive.inactive.get(), "both channels closed through Netty");
             }
         }
