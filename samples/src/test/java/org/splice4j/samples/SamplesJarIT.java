@@ -143,7 +143,7 @@ class SamplesJarIT {
                          SocketChannel server = target.accept()) {
                         client.write(java.nio.ByteBuffer.wrap("ping".getBytes(StandardCharsets.US_ASCII)));
                         assertEquals(4, Streams.readExactly(server, 4).length); // the tunnel runs (spliced)
-                        p.destroy(); // SIGTERM
+                        sigterm(p); // not destroy(): it would close our end of the sample's stdout
                         String shutdown = out.readLine(); // printed once the sample stopped accepting
                         assertTrue(shutdown != null && shutdown.startsWith("shutting down: waiting up to 60 s for 1"),
                                 "shutdown line: " + shutdown);
@@ -187,7 +187,8 @@ class SamplesJarIT {
         try {
             String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
                     .readLine();
-            assertTrue(line != null && line.startsWith("socks5 listening on 0.0.0.0:"), "first line: " + line);
+            assertTrue(line != null && line.startsWith("socks5 listening on ") && !line.contains("127.0.0.1"),
+                    "first line: " + line);
         } finally {
             p.destroy();
             p.waitFor(20, TimeUnit.SECONDS);
@@ -242,6 +243,92 @@ class SamplesJarIT {
         }
     }
 
+    @Test
+    void theForwardSampleCopiesWhenDescriptorsRunOutAtDupOrPipeCreation() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
+        try (ServerSocketChannel target = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int targetPort = ((InetSocketAddress) target.getLocalAddress()).getPort();
+            Path errFile = Files.createTempFile("forward-emfile", ".err");
+            Process p = start(errFile, "forward", "--listen", "127.0.0.1:0", "--target", "127.0.0.1:" + targetPort,
+                    "--transport", "epoll");
+            try {
+                String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+                        .readLine();
+                assertTrue(line != null && line.contains("splicing on"), "first line: " + line);
+                int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
+                long base = openSockets(p.pid());
+                // One tunnel first, so that everything a tunnel needs once (classes, the splicer's loop) is there.
+                try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
+                     SocketChannel server = target.accept()) {
+                    relay32MiB(client, server, 15);
+                    server.shutdownOutput();
+                    assertEquals(0, Streams.readToEnd(client).bytes());
+                }
+                // Its descriptors must be closed before counting the room left, or they would add to it.
+                awaitSockets(p.pid(), base);
+                // Room for 1: the accept takes it and the connect cannot make its socket: the client is closed, and
+                // the sample goes on.
+                setFdLimit(p.pid(), lowestFreeFd(p.pid()) + 1);
+                try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+                    client.socket().setSoTimeout(20_000);
+                    assertEquals(-1, client.socket().getInputStream().read(), "no descriptor to connect with");
+                }
+                setFdLimit(p.pid(), 4096);
+                awaitSockets(p.pid(), base);
+                // A tunnel takes 2 descriptors (accept, connect), then 2 dups, then 2 per pipe. Room for 2: the dups
+                // fail (EMFILE) and the relay copies; room for 4: the pipes cannot be made and the provider copies.
+                for (int room : new int[] {2, 4}) {
+                    setFdLimit(p.pid(), lowestFreeFd(p.pid()) + room);
+                    try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
+                         SocketChannel server = target.accept()) {
+                        relay32MiB(client, server, 16 + room);
+                        String down = Streams.writeAndShutdown(server, 30 + room, 4 << 20);
+                        assertEquals(new Streams.Received(4 << 20, down), Streams.readToEnd(client),
+                                "room for " + room + " descriptors");
+                    }
+                    setFdLimit(p.pid(), 4096);
+                    awaitSockets(p.pid(), base); // no socket or pipe left behind
+                }
+                assertTrue(p.isAlive(), Files.readString(errFile));
+            } finally {
+                p.destroyForcibly();
+                p.waitFor(20, TimeUnit.SECONDS);
+                Files.deleteIfExists(errFile);
+            }
+        }
+    }
+
+    private static long openSockets(long pid) throws IOException {
+        long n = 0;
+        try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            for (Path f : (Iterable<Path>) fds::iterator) {
+                try {
+                    String link = Files.readSymbolicLink(f).toString();
+                    if (link.startsWith("socket:") || link.startsWith("pipe:")) {
+                        n++;
+                    }
+                } catch (IOException gone) {
+                    // closed while listing
+                }
+            }
+        }
+        return n;
+    }
+
+    private static void sigterm(Process p) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).redirectErrorStream(true).start();
+        assertTrue(kill.waitFor(20, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -TERM " + p.pid());
+    }
+
+    /** Waits, bounded, until the sample's sockets and pipes are back to {@code count}. */
+    private static void awaitSockets(long pid, long count) throws Exception {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (openSockets(pid) != count && System.nanoTime() < deadline) {
+            Thread.sleep(20); // another process: no latch spans the boundary
+        }
+        assertEquals(count, openSockets(pid), "the sample's sockets and pipes");
+    }
+
     private static int lowestFreeFd(long pid) throws IOException {
         java.util.Set<Integer> used = new java.util.HashSet<>();
         try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
@@ -255,7 +342,8 @@ class SamplesJarIT {
     }
 
     private static void setFdLimit(long pid, int limit) throws Exception {
-        Process p = new ProcessBuilder("/usr/bin/prlimit", "--pid", Long.toString(pid), "--nofile=" + limit + ":" + limit)
+        // The soft limit only: lowering the hard one could not be undone without CAP_SYS_RESOURCE.
+        Process p = new ProcessBuilder("/usr/bin/prlimit", "--pid", Long.toString(pid), "--nofile=" + limit + ":")
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, "prlimit: " + out);

@@ -38,6 +38,21 @@ class Socks5HandshakeFuzzTest {
     private static final String[] USER = {"bob", "pw"};
     /** Each decoder hand-over (greeting, password, request) re-reads what is left once; anything deeper recurses. */
     private static final int MAX_NESTING = 8;
+    /**
+     * The handler asks its server for the handshake deadline and whether a destination is the proxy itself; it is
+     * never asked to connect (an empty AllowList allows nothing). One for the whole run.
+     */
+    private static TunnelServer server;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void startServer() {
+        server = new TunnelServer("nio", new org.splice4j.netty.SpliceRelay());
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void stopServer() {
+        server.close();
+    }
 
     @FuzzTest(maxDuration = "60s")
     void handshake(byte[] input) throws Exception {
@@ -56,11 +71,11 @@ class Socks5HandshakeFuzzTest {
         ch.config().setAutoRead(true);
         ch.pipeline().addLast(held); // at the socket end: the server's bytes pass it last
         // As Socks5Sample.start. An empty AllowList allows nothing, so a CONNECT gets FORBIDDEN before the handler
-        // would ask its TunnelServer to connect: no TunnelServer is needed.
+        // would ask its TunnelServer to connect.
         ch.pipeline().addLast(Socks5ServerEncoder.DEFAULT);
         ch.pipeline().addLast(new Socks5InitialRequestDecoder());
         ch.pipeline().addLast(probe);
-        ch.pipeline().addLast(new Socks5Handler(null, new AllowList(), password ? USER : null, probe.resolver()));
+        ch.pipeline().addLast(new Socks5Handler(server, new AllowList(), password ? USER : null, probe.resolver()));
         ch.register();
 
         for (ByteBuf chunk : chunks) {

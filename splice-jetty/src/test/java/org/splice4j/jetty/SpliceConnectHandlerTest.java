@@ -91,7 +91,13 @@ class SpliceConnectHandlerTest {
             exchange(proxy, scheme, size);
             SpliceResult r = ended.poll(20, TimeUnit.SECONDS);
             assertThat(r).as("the tunnel ends when the client closes").isNotNull();
-            assertThat(r.outcome()).isEqualTo(SpliceResult.Outcome.COMPLETED);
+            if (scheme.equals("http")) {
+                assertThat(r.outcome()).isEqualTo(SpliceResult.Outcome.COMPLETED);
+            } else {
+                // Over TLS the server's close_notify may reach a client that already closed its socket, whose kernel
+                // answers with a reset; the provider reports it (as WebSocketTunnelTest accepts for wss://).
+                assertThat(r.outcome()).isIn(SpliceResult.Outcome.COMPLETED, SpliceResult.Outcome.RESET);
+            }
             assertThat(r.bytesAToB()).as("client to server").isGreaterThanOrEqualTo(size);
             assertThat(r.bytesBToA()).as("server to client").isGreaterThanOrEqualTo(size);
             assertThat(r.splicedBytes() + r.copiedBytes()).isGreaterThanOrEqualTo(2 * size);

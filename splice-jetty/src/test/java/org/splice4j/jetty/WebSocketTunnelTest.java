@@ -184,8 +184,10 @@ class WebSocketTunnelTest {
                 }
                 long total = 2L * MESSAGES * MESSAGE;
                 assertThat(r.splicedBytes() + r.copiedBytes()).isGreaterThanOrEqualTo(total);
-                // Splice-auto copies the start of each burst (up to 64 KiB) until it knows the burst is bulk.
-                assertThat(r.splicedBytes()).as("most bytes spliced").isGreaterThanOrEqualTo(total * 9 / 10);
+                // Splice-auto copies the start of each burst (up to 64 KiB) until it knows the burst is bulk, and goes
+                // back to copying after two small reads: how much is copied depends on how fast the peers drain,
+                // which a loaded machine changes (88% spliced was seen under load). Half is the robust bound.
+                assertThat(r.splicedBytes()).as("most bytes spliced").isGreaterThanOrEqualTo(total / 2);
             }
             if (scheme.equals("ws")) {
                 assertThat(splice ? upgrades.getSplicedTunnels() : upgrades.getCopiedTunnels()).isEqualTo(1);

@@ -36,6 +36,9 @@ final class CopyLoop extends RelayLoop {
 
     /** Loop thread. */
     ByteBuffer acquireBuffer() {
+        if (FaultInjection.failBufferAllocation) {
+            throw new OutOfMemoryError("Direct buffer memory (injected)"); // tests only
+        }
         ByteBuffer b = buffers.pollFirst();
         if (b == null) {
             b = ByteBuffer.allocateDirect(bufferSize);
