@@ -166,8 +166,13 @@ final class TestForwarder implements AutoCloseable {
                     beforeRelay.accept(in);
                     relay.start(in, out, ahead).addListener(r -> {
                         SpliceResult result = (SpliceResult) r.getNow();
-                        resultsByInbound.computeIfAbsent(in, k -> new java.util.concurrent.CopyOnWriteArrayList<>())
-                                .add(result);
+                        // compute: the list is published with the result in it, never seen empty.
+                        resultsByInbound.compute(in, (k, list) -> {
+                            java.util.List<SpliceResult> l = list != null ? list
+                                    : new java.util.concurrent.CopyOnWriteArrayList<>();
+                            l.add(result);
+                            return l;
+                        });
                         results.add(result);
                     });
                     inbound.add(in);
