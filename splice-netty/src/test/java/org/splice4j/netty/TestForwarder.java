@@ -8,6 +8,7 @@ import java.util.function.Consumer;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -25,6 +26,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.ReferenceCountUtil;
 
 import org.splice4j.spi.SpliceResult;
 
@@ -62,6 +64,9 @@ final class TestForwarder implements AutoCloseable {
     final EventLoopGroup group;
     final Channel server;
     final BlockingQueue<SpliceResult> results = new LinkedBlockingQueue<>();
+    /** Every result by its relay's inbound channel, as a list: a second completion of one relay would show. */
+    final java.util.Map<Channel, java.util.List<SpliceResult>> resultsByInbound =
+            new java.util.concurrent.ConcurrentHashMap<>();
     /** The inbound channel of each relay, once it started. */
     final BlockingQueue<Channel> inbound = new LinkedBlockingQueue<>();
     final InactiveCounter inactive = new InactiveCounter();
@@ -79,18 +84,72 @@ final class TestForwarder implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(inactive);
                         extraInboundHandlers.accept(ch);
-                        ch.pipeline().addLast("connect", new ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void channelActive(ChannelHandlerContext ctx) {
-                                connect(ctx, transport, target, relay);
-                            }
-                        });
+                        ch.pipeline().addLast("connect", new Connecting(transport, target, relay));
                     }
                 });
         server = b.bind("127.0.0.1", 0).sync().channel();
     }
 
-    private void connect(ChannelHandlerContext ctx, Transport transport, InetSocketAddress target, SpliceRelay relay) {
+    /**
+     * The inbound channel's handler while the target connection is made. As a proxy must (and the {@code forward}
+     * sample does), it keeps what the client sends meanwhile, which Netty's epoll transport reads on EPOLLRDHUP even
+     * with autoRead off and the pipeline's tail would drop, and gives it to the relay as read ahead.
+     */
+    private final class Connecting extends ChannelInboundHandlerAdapter {
+        private final Transport transport;
+        private final InetSocketAddress target;
+        private final SpliceRelay relay;
+        private ByteBuf early;
+
+        Connecting(Transport transport, InetSocketAddress target, SpliceRelay relay) {
+            this.transport = transport;
+            this.target = target;
+            this.relay = relay;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            connect(ctx, transport, target, relay, this);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!(msg instanceof ByteBuf)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            ByteBuf b = (ByteBuf) msg;
+            if (early == null) {
+                early = ctx.alloc().buffer(b.readableBytes());
+            }
+            early.writeBytes(b);
+            b.release();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            // An end of stream read while connecting is seen again by the relay (the socket stays at EOF).
+            ReferenceCountUtil.release(evt);
+        }
+
+        /** The bytes kept so far, handed over (the relay releases them); null if none. */
+        ByteBuf takeEarly() {
+            ByteBuf b = early;
+            early = null;
+            return b;
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (early != null) {
+                early.release(); // closed while connecting
+                early = null;
+            }
+        }
+    }
+
+    private void connect(ChannelHandlerContext ctx, Transport transport, InetSocketAddress target, SpliceRelay relay,
+                         Connecting connecting) {
         Channel in = ctx.channel();
         new Bootstrap().group(in.eventLoop()).channel(transport.clientClass)
                 .option(ChannelOption.AUTO_READ, false)
@@ -101,10 +160,21 @@ final class TestForwarder implements AutoCloseable {
                         in.close();
                         return;
                     }
+                    ByteBuf ahead = connecting.takeEarly();
                     ctx.pipeline().remove(ctx.handler());
                     Channel out = ((io.netty.channel.ChannelFuture) f).channel();
                     beforeRelay.accept(in);
-                    relay.start(in, out, null).addListener(r -> results.add((SpliceResult) r.getNow()));
+                    relay.start(in, out, ahead).addListener(r -> {
+                        SpliceResult result = (SpliceResult) r.getNow();
+                        // compute: the list is published with the result in it, never seen empty.
+                        resultsByInbound.compute(in, (k, list) -> {
+                            java.util.List<SpliceResult> l = list != null ? list
+                                    : new java.util.concurrent.CopyOnWriteArrayList<>();
+                            l.add(result);
+                            return l;
+                        });
+                        results.add(result);
+                    });
                     inbound.add(in);
                 });
     }
