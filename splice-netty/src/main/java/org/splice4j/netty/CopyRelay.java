@@ -87,14 +87,15 @@ final class CopyRelay {
                     count(selfIsIn, early.readableBytes());
                     peer.writeAndFlush(early);
                 }
-                Side side = new Side(peer, selfIsIn);
-                self.pipeline().addLast(NAME, side);
-                if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
-                    // The end of stream was read before the relay began (during a handshake): forward it now.
-                    side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+                if (ChannelEndpoints.isEpoll(self) && ((DuplexChannel) self).isInputShutdown()) {
+                    // The peer's end of stream came before the relay (during the handshake, autoRead off): Netty
+                    // 4.2.18 then took the descriptor out of epoll while believing it registered (see
+                    // EpollHalfCloseFix), and the first interest change would fail with ENOENT. Registering the channel
+                    // again puts it back, with the EPOLLERR flag that keeps it there.
+                    reRegister(self, () -> begin(self, peer, selfIsIn), selfIsIn);
+                    return;
                 }
-                self.config().setAutoRead(true);
-                self.read();
+                begin(self, peer, selfIsIn);
             } catch (Throwable t) {
                 fail(t, selfIsIn);
             }
@@ -109,6 +110,45 @@ final class CopyRelay {
                 fail(t, selfIsIn); // the loop is shutting down
             }
         }
+    }
+
+    /** Channel's event loop: the handler goes in and reading starts. */
+    private void begin(Channel self, Channel peer, boolean selfIsIn) {
+        try {
+            if (!self.isOpen()) {
+                peer.close();
+                closed(selfIsIn);
+                return;
+            }
+            Side side = new Side(peer, selfIsIn);
+            self.pipeline().addLast(NAME, side);
+            if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
+                // The end of stream was read before the relay began (during a handshake): forward it now.
+                side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+            }
+            self.config().setAutoRead(true);
+            self.read();
+        } catch (Throwable t) {
+            fail(t, selfIsIn);
+        }
+    }
+
+    /** Channel's event loop: deregisters and registers the channel again, then runs {@code then} on its loop. */
+    private void reRegister(Channel ch, Runnable then, boolean side) {
+        ch.deregister().addListener(d -> {
+            try {
+                ch.eventLoop().register(new io.netty.channel.DefaultChannelPromise(ch,
+                        io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE)).addListener(r -> {
+                            if (r.isSuccess()) {
+                                then.run();
+                            } else {
+                                fail(r.cause(), side);
+                            }
+                        });
+            } catch (Throwable t) {
+                fail(t, side); // the loop is shutting down
+            }
+        });
     }
 
     /**
@@ -238,7 +278,11 @@ final class CopyRelay {
             }
             if (cause instanceof IOException) {
                 // A reset: tell the other peer the tunnel failed the same way.
-                peer.config().setOption(ChannelOption.SO_LINGER, 0);
+                try {
+                    peer.config().setOption(ChannelOption.SO_LINGER, 0);
+                } catch (RuntimeException peerClosed) {
+                    // closed already: nothing to reset, but both must still be closed
+                }
             }
             closeBoth();
         }
