@@ -105,6 +105,7 @@ final class Flags {
             if (d.isNegative()) {
                 Main.usage(flag + " must not be negative, got " + v);
             }
+            d.toMillis(); // throws ArithmeticException past Long.MAX_VALUE ms: refused here, not on an event loop
             return d;
         } catch (NumberFormatException | ArithmeticException e) {
             Main.usage(flag + " expects a duration such as 500ms, 10s or 10m (0 for none), got " + v);

@@ -7,7 +7,7 @@ import java.time.Duration;
 
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import org.eclipse.jetty.server.ConnectionLimit;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
@@ -58,7 +58,13 @@ final class JettyProxySample {
                 + " (splicing " + splicing + ")");
         System.out.flush();
         Duration grace = f.grace();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(server, grace), "jetty-proxy-shutdown"));
+        // As the Netty samples: the default splicer's own hook would cancel spliced tunnels at once, so it goes, and
+        // the splicer is closed after the grace.
+        Splice.removeDefaultShutdownHook();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            shutdown(server, grace);
+            Splice.closeDefaultSplicer();
+        }, "jetty-proxy-shutdown"));
         server.join();
     }
 
@@ -76,7 +82,7 @@ final class JettyProxySample {
      * The proxy with these limits: the handshake timeout is the connector's idle timeout (a client silent before or
      * between requests) and the tunnels' connect timeout; the idle timeout is ConnectHandler's (the server side of a
      * tunnel) and is set on the client side of each tunnel too (it has the connector's until then); the connection
-     * cap is Jetty's {@link ConnectionLimit} (at the cap Jetty stops accepting until a connection closes).
+     * cap is Jetty's {@link NetworkConnectionLimit} (at the cap Jetty stops accepting until a connection closes).
      */
     static Server build(InetSocketAddress listen, AllowList allow, Splicer splicer, int bufferSize, Limits limits) {
         Server server = new Server();
@@ -85,7 +91,9 @@ final class JettyProxySample {
         connector.setPort(listen.getPort());
         connector.setIdleTimeout(limits.handshakeTimeout().toMillis());
         server.addConnector(connector);
-        server.addBean(new ConnectionLimit(limits.maxConnections(), server));
+        // Network connections, not Jetty Connections: ConnectionLimit stops counting a client once ConnectHandler
+        // upgrades its HttpConnection to a tunnel (the tunnel's connections are not the connector's).
+        server.addBean(new NetworkConnectionLimit(limits.maxConnections(), server));
         long tunnelIdle = limits.idleTimeout().toMillis();
         // Never a proxy for itself: a request without a host of its own would loop back in forever.
         Destinations destinations = new Destinations(allow, connector);

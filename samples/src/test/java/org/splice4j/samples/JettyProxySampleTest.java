@@ -117,6 +117,53 @@ class JettyProxySampleTest {
     }
 
     @Test
+    void aboveTheConnectionCapJettyStopsAcceptingUntilOneCloses() throws Exception {
+        Limits limits = new Limits(java.time.Duration.ofSeconds(30), Limits.DEFAULTS.idleTimeout(), 2);
+        Server proxy = JettyProxySample.build(new InetSocketAddress("127.0.0.1", 0), AllowList.loopbackOnly(),
+                bed.splicer, 4096, limits);
+        proxy.start();
+        // Jetty's NetworkConnectionLimit stops accepting at the cap; an acceptor thread already waiting in accept()
+        // may take one more connection each, so the cap holds within the number of acceptors.
+        int acceptors = ((ServerConnector) proxy.getConnectors()[0]).getAcceptors();
+        String authority = "127.0.0.1:" + ((InetSocketAddress) bed.target.getLocalAddress()).getPort();
+        byte[] connect = ("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        java.util.List<java.io.Closeable> open = new java.util.ArrayList<>();
+        java.net.Socket blocked = null;
+        int served = 0;
+        try {
+            // Tunnels until one is not answered: each answered one is accepted, counted and open until closed.
+            for (int i = 0; i < 2 + acceptors + 1 && blocked == null; i++) {
+                java.net.Socket s = new java.net.Socket("127.0.0.1", port(proxy));
+                open.add(s);
+                s.getOutputStream().write(connect);
+                s.setSoTimeout(3_000);
+                try {
+                    String head = org.splice4j.spi.contract.RawHttp.readHead(s.getInputStream());
+                    assertTrue(head.startsWith("HTTP/1.1 200"), head);
+                    open.add(bed.target.accept());
+                    served++;
+                } catch (java.net.SocketTimeoutException notAccepted) {
+                    blocked = s;
+                }
+            }
+            assertTrue(blocked != null && served >= 2 && served <= 2 + acceptors,
+                    served + " tunnels served with a cap of 2 and " + acceptors + " acceptors");
+            open.remove(0).close(); // the first tunnel's client and server: the tunnel ends, a place is free
+            open.remove(0).close();
+            blocked.setSoTimeout(20_000);
+            String head = org.splice4j.spi.contract.RawHttp.readHead(blocked.getInputStream());
+            assertTrue(head.startsWith("HTTP/1.1 200"), "served once a place is free: " + head);
+            open.add(bed.target.accept());
+        } finally {
+            for (java.io.Closeable c : open) {
+                c.close();
+            }
+            proxy.stop();
+        }
+    }
+
+    @Test
     void curlThroughASplicedConnectTunnel() throws Exception {
         boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new java.io.File(p).canExecute());
         if (!haveCurl) {

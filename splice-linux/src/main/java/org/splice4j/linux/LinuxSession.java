@@ -194,8 +194,10 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
         public void onEvents(int events) {
             try {
                 handle(events);
-            } catch (RuntimeException | OutOfMemoryError e) {
-                abort(Outcome.FAILED, e); // for instance no native memory for a fallback buffer; others go on
+            } catch (Throwable e) {
+                // For instance no native memory for a fallback buffer, or a StackOverflowError: this session ends
+                // (left registered, its level-triggered readiness would spin the loop), the others go on.
+                abort(Outcome.FAILED, e);
             }
         }
 
@@ -207,7 +209,9 @@ final class LinuxSession extends AbstractSession implements RelayLoop.Member {
                     return;
                 }
             }
-            if ((events & EpollEvents.EPOLLHUP) != 0 && interest == 0) {
+            if ((events & (EpollEvents.EPOLLHUP | EpollEvents.EPOLLERR)) != 0 && interest == 0) {
+                // Hung up, or an error that SO_ERROR does not hold (the owner's error queue): nothing to wait for on
+                // this socket, and epoll would report it again on every wait.
                 hungUp = true;
             }
             int anyReady = EpollEvents.EPOLLHUP | EpollEvents.EPOLLERR;

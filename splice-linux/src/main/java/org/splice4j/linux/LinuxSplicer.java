@@ -43,8 +43,8 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
             fa.close();
             throw e;
         }
-        EpollLoop loop = loops.next();
         try {
+            EpollLoop loop = loops.next(); // may make a new loop, which can fail (no descriptor for epoll)
             return new LinuxSession(this, loop, pool, fa, a.alreadyRead(), fb, b.alreadyRead(),
                     options.idleTimeoutOr(config.idleTimeout()), options);
         } catch (RuntimeException | Error e) {

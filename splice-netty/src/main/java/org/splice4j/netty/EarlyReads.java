@@ -18,7 +18,7 @@ import io.netty.util.ReferenceCountUtil;
  *
  * <p>Installed at the end of the pipeline on the channel's event loop, the moment the relay gets the channel, and
  * before a channel is registered back with Netty (the collector is then in place before the first read). Only the
- * channel's event loop touches it.
+ * channel's event loop touches it, or another thread once the channel is deregistered.
  */
 final class EarlyReads extends ChannelInboundHandlerAdapter {
 
@@ -70,14 +70,31 @@ final class EarlyReads extends ChannelInboundHandlerAdapter {
             if (bufs.size() == 1) {
                 return bufs.get(0);
             }
-            CompositeByteBuf all = bufs.get(0).alloc().compositeBuffer(bufs.size());
-            all.addComponents(true, bufs);
+            CompositeByteBuf all;
+            try {
+                all = bufs.get(0).alloc().compositeBuffer(bufs.size());
+            } catch (Throwable t) {
+                for (ByteBuf b : bufs) {
+                    ReferenceCountUtil.release(b);
+                }
+                throw t;
+            }
+            int handed = 0;
+            try {
+                while (handed < bufs.size()) {
+                    // Ownership passes to the composite with the call, even if it fails (it then releases the buffer).
+                    all.addComponent(true, bufs.get(handed++));
+                }
+            } catch (Throwable t) {
+                all.release(); // and with it every buffer already handed over
+                for (int i = handed; i < bufs.size(); i++) {
+                    ReferenceCountUtil.release(bufs.get(i));
+                }
+                throw t;
+            }
             return all;
         } catch (Throwable t) {
             ReferenceCountUtil.release(first);
-            for (ByteBuf b : bufs) {
-                ReferenceCountUtil.release(b);
-            }
             throw t;
         }
     }

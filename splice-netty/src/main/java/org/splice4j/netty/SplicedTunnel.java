@@ -80,7 +80,9 @@ final class SplicedTunnel {
         try {
             Throwable failed = inHandover.failure != null ? inHandover.failure : outHandover.failure;
             toOut = inHandover.takeCollected(alreadyRead);
-            toIn = outHandover.takeCollected(null);
+            // Outbound's collector is touched here, on inbound's loop, only once outbound is deregistered: after a
+            // failed hand-over it may still be registered and reading on its own loop (closing it frees what it kept).
+            toIn = outHandover.failure == null ? outHandover.takeCollected(null) : null;
             if (failed != null) {
                 // A channel closed or failed while being handed over: the tunnel is over before it began.
                 fail(failed, toOut, toIn);
@@ -107,7 +109,6 @@ final class SplicedTunnel {
         ReferenceCountUtil.release(toIn);
         session = s;
         try {
-            s.completion().whenComplete((r, never) -> finish(r));
             in.closeFuture().addListener(f -> cancel());
             out.closeFuture().addListener(f -> cancel());
             for (EventLoop loop : loops()) {
@@ -123,13 +124,25 @@ final class SplicedTunnel {
         } catch (Throwable t) {
             // The session runs but could not be wired to the channels: end it; its completion closes both channels.
             s.cancel();
+        } finally {
+            // Last: a session already over runs finish() at once, and finish() removes the hooks added above.
+            s.completion().whenComplete((r, never) -> finish(r));
         }
     }
 
     /** Hands both channels, with what was read ahead, to the stock copying relay; ends the tunnel if that fails. */
     private void fallBackToCopy(ByteBuf toOut, ByteBuf toIn) {
         try {
-            registerBoth(() -> CopyRelay.start(in, out, toOut, toIn, promise), toOut, toIn);
+            long timeout = Math.min(positiveOrMax(inHandover.idleTimeoutMillis),
+                    positiveOrMax(outHandover.idleTimeoutMillis));
+            registerBoth(() -> {
+                if (timeout != Long.MAX_VALUE) {
+                    // The hand-over took the timeout handlers away for the session: the copying relay needs one back.
+                    in.pipeline().addFirst("splice4j-idle", new io.netty.handler.timeout.IdleStateHandler(0, 0,
+                            timeout, java.util.concurrent.TimeUnit.MILLISECONDS));
+                }
+                CopyRelay.start(in, out, toOut, toIn, promise);
+            }, toOut, toIn);
         } catch (Throwable t) {
             fail(t, toOut, toIn);
         }
