@@ -140,6 +140,8 @@ final class CopyRelay {
                 ch.eventLoop().register(new io.netty.channel.DefaultChannelPromise(ch,
                         io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE)).addListener(r -> {
                             if (r.isSuccess()) {
+                                // Deregistering reset the channel's epoll flags to their initial set: EPOLLERR again.
+                                EpollHalfCloseFix.apply(ch);
                                 then.run();
                             } else {
                                 fail(r.cause(), side);
