@@ -11,8 +11,6 @@ import java.net.Proxy;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -44,27 +42,12 @@ class SoakTest {
 
     private static final long SECONDS = Long.getLong("splice4j.soak.seconds", 5);
 
-    private static long count(String kind) throws IOException {
-        long n = 0;
-        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : (Iterable<Path>) fds::iterator) {
-                try {
-                    if (Files.readSymbolicLink(p).toString().startsWith(kind)) {
-                        n++;
-                    }
-                } catch (IOException gone) {
-                    // closed while listing
-                }
-            }
-        }
-        return n;
-    }
-
     private static String snapshot() throws IOException {
         System.gc();
         Runtime rt = Runtime.getRuntime();
-        return "descriptors " + SpliceProviderContractTest.openFdsForTests() + " (pipes " + count("pipe:")
-                + ", sockets " + count("socket:") + "), heap used " + (rt.totalMemory() - rt.freeMemory()) / 1024
+        java.util.Map<String, Long> kinds = SpliceProviderContractTest.fdKinds();
+        return "descriptors " + SpliceProviderContractTest.openFdsForTests() + " (pipes "
+                + kinds.getOrDefault("pipe", 0L) + ", sockets " + kinds.getOrDefault("socket", 0L) + "), heap used " + (rt.totalMemory() - rt.freeMemory()) / 1024
                 + " KiB";
     }
 

@@ -543,8 +543,8 @@ public abstract class SpliceProviderContractTest {
         });
     }
 
-    /** Open descriptors by kind (socket, pipe, anon_inode:...), for failure messages. */
-    protected static java.util.Map<String, Long> fdKinds() throws IOException {
+    /** Open descriptors by kind (socket, pipe, anon_inode:...), for failure messages and reports. */
+    public static java.util.Map<String, Long> fdKinds() throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
             return s.map(p -> {
                 try {

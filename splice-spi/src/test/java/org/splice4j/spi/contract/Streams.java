@@ -89,24 +89,7 @@ public final class Streams {
 
     /** Reads a blocking channel until end of stream or until a read fails (a reset), digesting what came. */
     public static Partial readUntilEndOrFailure(SocketChannel ch) {
-        MessageDigest md = sha256();
-        ByteBuffer buf = ByteBuffer.allocate(CHUNK);
-        long total = 0;
-        IOException failure = null;
-        try {
-            while (true) {
-                buf.clear();
-                int n = ch.read(buf);
-                if (n < 0) {
-                    break;
-                }
-                md.update(buf.array(), 0, n);
-                total += n;
-            }
-        } catch (IOException e) {
-            failure = e;
-        }
-        return new Partial(total, HexFormat.of().formatHex(md.digest()), failure);
+        return readUpTo(ch, Long.MAX_VALUE);
     }
 
     /** Reads a blocking channel until {@code max} bytes came, end of stream or a failed read, digesting what came. */
