@@ -216,7 +216,7 @@ class SamplesJarIT {
                 assertEquals("before", new String(Streams.readExactly(running[1], 6), StandardCharsets.US_ASCII));
                 // Exhaust the relay's descriptors: its limit becomes its lowest free descriptor number, so the next
                 // accept fails with EMFILE (as root, prlimit sets another process's limits).
-                setFdLimit(p.pid(), lowestFreeFd(p.pid()));
+                setFdLimit(p.pid(), limitLeavingRoom(p.pid(), 0));
                 try (SocketChannel refused = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
                     String err = waitForText(errFile, "accept failed", 20_000);
                     assertTrue(err.contains("Too many open files"), err);
@@ -282,7 +282,7 @@ class SamplesJarIT {
                 awaitSockets(p.pid(), base);
                 // Room for 1: the accept takes it and the connect cannot make its socket: the client is closed, and
                 // the sample goes on.
-                setFdLimit(p.pid(), lowestFreeFd(p.pid()) + 1);
+                setFdLimit(p.pid(), limitLeavingRoom(p.pid(), 1));
                 try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
                     client.socket().setSoTimeout(20_000);
                     assertEquals(-1, client.socket().getInputStream().read(), "no descriptor to connect with");
@@ -292,9 +292,9 @@ class SamplesJarIT {
                 // A tunnel takes 2 descriptors (accept, connect), then 2 dups, then 2 per pipe. Room for 2: the dups
                 // fail (EMFILE) and the relay copies; room for 4: the pipes cannot be made and the provider copies.
                 for (int room : new int[] {2, 4}) {
-                    setFdLimit(p.pid(), lowestFreeFd(p.pid()) + room);
+                    setFdLimit(p.pid(), limitLeavingRoom(p.pid(), room));
                     try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
-                         SocketChannel server = accept(target)) {
+                         SocketChannel server = accept(target, p, errFile)) {
                         relay32MiB(client, server, 16 + room);
                         String down = Streams.writeAndShutdown(server, 30 + room, 4 << 20);
                         assertEquals(new Streams.Received(4 << 20, down), Streams.readToEnd(client),
@@ -336,6 +336,26 @@ class SamplesJarIT {
         return listener.socket().accept().getChannel();
     }
 
+    /** {@link #accept(ServerSocketChannel)}, failing with the sample's stderr and descriptors if none came. */
+    private static SocketChannel accept(ServerSocketChannel listener, Process p, Path errFile) throws Exception {
+        try {
+            return accept(listener);
+        } catch (java.net.SocketTimeoutException e) {
+            StringBuilder fds = new StringBuilder();
+            try (var list = Files.list(Path.of("/proc", Long.toString(p.pid()), "fd"))) {
+                for (Path f : (Iterable<Path>) list::iterator) {
+                    try {
+                        fds.append(' ').append(f.getFileName()).append('=').append(Files.readSymbolicLink(f));
+                    } catch (IOException gone) {
+                        // closed while listing
+                    }
+                }
+            }
+            throw new AssertionError("the sample did not connect; its descriptors:" + fds + "; its stderr: "
+                    + Files.readString(errFile), e);
+        }
+    }
+
     private static void sigterm(Process p) throws Exception {
         Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).redirectErrorStream(true).start();
         assertTrue(kill.waitFor(20, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -TERM " + p.pid());
@@ -350,17 +370,25 @@ class SamplesJarIT {
         assertEquals(count, openSockets(pid), "the sample's sockets");
     }
 
-    private static int lowestFreeFd(long pid) throws IOException {
+    /**
+     * The soft descriptor limit under which exactly {@code room} descriptor numbers are free. RLIMIT_NOFILE bounds the
+     * numbers, not the count: a closed descriptor below others still open is a free number too, so the lowest free
+     * number plus {@code room} would leave less room when the numbers above it are not all free.
+     */
+    private static int limitLeavingRoom(long pid, int room) throws IOException {
         java.util.Set<Integer> used = new java.util.HashSet<>();
         try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             fds.forEach(f -> used.add(Integer.parseInt(f.getFileName().toString())));
         }
         int n = 0;
-        while (used.contains(n)) {
-            n++;
+        for (int free = 0; free < room || used.contains(n); n++) {
+            if (!used.contains(n)) {
+                free++;
+            }
         }
         return n;
     }
+
 
     private static void setFdLimit(long pid, int limit) throws Exception {
         // The soft limit only: lowering the hard one could not be undone without CAP_SYS_RESOURCE.
