@@ -20,15 +20,6 @@ import com.sun.jna.Platform;
  */
 final class EpollEvents {
 
-    static final int EPOLLIN = 0x001;
-    static final int EPOLLOUT = 0x004;
-    static final int EPOLLERR = 0x008;
-    static final int EPOLLHUP = 0x010;
-
-    static final int EPOLL_CTL_ADD = 1;
-    static final int EPOLL_CTL_DEL = 2;
-    static final int EPOLL_CTL_MOD = 3;
-
     static final int SIZE = Platform.isIntel() ? 12 : 16;
     static final int DATA_OFFSET = Platform.isIntel() ? 4 : 8;
 

@@ -24,9 +24,6 @@ final class EpollLoop extends RelayLoop {
         void onEvents(int events);
     }
 
-    private static final int EPOLL_CLOEXEC = 0x80000;
-    private static final int EFD_NONBLOCK = 0x800;
-    private static final int EFD_CLOEXEC = 0x80000;
     private static final long WAKEUP_TOKEN = -1L;
     private static final int MAX_EVENTS = 256;
 
@@ -57,18 +54,18 @@ final class EpollLoop extends RelayLoop {
     EpollLoop(String name) {
         super(name);
         // epfd and eventFd are this loop's own; closed in closeResources().
-        epfd = LibC.epoll_create1(EPOLL_CLOEXEC);
+        epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
         if (epfd < 0) {
             throw new UncheckedIOException(Errno.exception("epoll_create1", Errno.last()));
         }
-        eventFd = LibC.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        eventFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
         if (eventFd < 0) {
             int errno = Errno.last();
             LibC.close(epfd);
             throw new UncheckedIOException(Errno.exception("eventfd", errno));
         }
         one.setLong(0, 1L);
-        if (LibC.epoll_ctl(epfd, EpollEvents.EPOLL_CTL_ADD, eventFd, events.ctl(EpollEvents.EPOLLIN, WAKEUP_TOKEN)) < 0) {
+        if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, eventFd, events.ctl(LibC.EPOLLIN, WAKEUP_TOKEN)) < 0) {
             int errno = Errno.last();
             LibC.close(eventFd);
             LibC.close(epfd);
@@ -125,7 +122,7 @@ final class EpollLoop extends RelayLoop {
      * @return the errno, or 0 on success
      */
     int ctl(int fd, int slot, boolean registered, int interest) {
-        int op = registered ? EpollEvents.EPOLL_CTL_MOD : EpollEvents.EPOLL_CTL_ADD;
+        int op = registered ? LibC.EPOLL_CTL_MOD : LibC.EPOLL_CTL_ADD;
         if (LibC.epoll_ctl(epfd, op, fd, events.ctl(interest, slot)) < 0) {
             return Errno.last();
         }
@@ -134,7 +131,7 @@ final class EpollLoop extends RelayLoop {
 
     /** Loop thread: takes a descriptor out of the epoll set (before its owner closes it). Returns the errno or 0. */
     int remove(int fd) {
-        if (LibC.epoll_ctl(epfd, EpollEvents.EPOLL_CTL_DEL, fd, events.ctl(0, 0)) < 0) {
+        if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_DEL, fd, events.ctl(0, 0)) < 0) {
             return Errno.last();
         }
         return 0;

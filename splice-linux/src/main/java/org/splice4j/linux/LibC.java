@@ -5,13 +5,56 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 
 /**
- * The C library calls the Linux provider makes, bound with JNA direct mapping. Declarations only, no logic.
+ * The C library calls the Linux provider makes, bound with JNA direct mapping, and every flag and constant they take
+ * (the asm-generic values, shared by x86-64 and AArch64). Declarations only, no logic: the typed layer above it is
+ * {@link OwnedFd} (our socket dups), {@link Pipe} and {@link EpollLoop}; only they call in here. errno values are in
+ * {@link Errno}.
  *
  * <p>Every function returns -1 (or a negative size) on failure with errno set; read it with
  * {@link Native#getLastError()} right after the call. None of them throws for an errno, so EAGAIN on the hot path
  * costs neither a stack trace nor an allocation.
  */
 final class LibC {
+
+    // File status flags, fcntl(2) and open(2); pipe2(2), eventfd(2) and epoll_create1(2) take the same values.
+    static final int O_NONBLOCK = 0x800;
+    static final int O_CLOEXEC = 0x80000;
+    static final int EFD_NONBLOCK = O_NONBLOCK;
+    static final int EFD_CLOEXEC = O_CLOEXEC;
+    static final int EPOLL_CLOEXEC = O_CLOEXEC;
+
+    // fcntl(2) commands.
+    static final int F_GETFL = 3;
+    static final int F_DUPFD_CLOEXEC = 1030;
+    static final int F_SETPIPE_SZ = 1031;
+    static final int F_GETPIPE_SZ = 1032;
+
+    // splice(2) flags. Never SPLICE_F_MORE: it corks small messages (golang/go#10948).
+    static final int SPLICE_F_MOVE = 1;
+    static final int SPLICE_F_NONBLOCK = 2;
+
+    // Sockets: getsockopt(2) and setsockopt(2) levels and names, their values, shutdown(2).
+    static final int SOL_SOCKET = 1;
+    static final int SO_TYPE = 3;
+    static final int SO_ERROR = 4;
+    static final int SO_LINGER = 13;
+    static final int SO_PROTOCOL = 38;
+    static final int SO_DOMAIN = 39;
+    static final int SOCK_STREAM = 1;
+    static final int IPPROTO_TCP = 6;
+    static final int AF_INET = 2;
+    static final int AF_INET6 = 10;
+    static final int SHUT_WR = 1;
+    static final int SHUT_RDWR = 2;
+
+    // epoll(7): event bits and epoll_ctl(2) operations.
+    static final int EPOLLIN = 0x001;
+    static final int EPOLLOUT = 0x004;
+    static final int EPOLLERR = 0x008;
+    static final int EPOLLHUP = 0x010;
+    static final int EPOLL_CTL_ADD = 1;
+    static final int EPOLL_CTL_DEL = 2;
+    static final int EPOLL_CTL_MOD = 3;
 
     static {
         Native.register(LibC.class, Platform.C_LIBRARY_NAME);

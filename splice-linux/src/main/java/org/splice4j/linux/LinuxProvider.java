@@ -61,13 +61,13 @@ public final class LinuxProvider implements SpliceProvider {
         }
         warnIfNativeAccessNotEnabled();
         try {
-            int epfd = LibC.epoll_create1(0x80000);
+            int epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
             if (epfd < 0) {
                 return "epoll_create1 failed: " + Errno.exception("epoll_create1", Errno.last()).getMessage();
             }
             LibC.close(epfd); // our probe's own fd
             int[] fds = new int[2];
-            if (LibC.pipe2(fds, 0x800 | 0x80000) < 0) {
+            if (LibC.pipe2(fds, LibC.O_NONBLOCK | LibC.O_CLOEXEC) < 0) {
                 return "pipe2 failed: " + Errno.exception("pipe2", Errno.last()).getMessage();
             }
             LibC.close(fds[0]); // our probe's own fds

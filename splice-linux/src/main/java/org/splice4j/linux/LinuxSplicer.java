@@ -27,8 +27,15 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
         this.loops = new LoopGroup<>(config.threads(), i -> new EpollLoop("splice4j-linux-" + id + "-" + i));
     }
 
+    /** Both endpoint kinds: a {@link SocketChannel}'s descriptor or a raw one, each dup'ed. */
     @Override
-    public boolean supports(SpliceEndpoint endpoint) {
+    public boolean servesDescriptors() {
+        return true;
+    }
+
+    /** Sessions relay on the {@link OwnedFd} dups taken in {@link #newSession}, never on the caller's descriptors. */
+    @Override
+    public boolean relaysOnOwnDuplicates() {
         return true;
     }
 

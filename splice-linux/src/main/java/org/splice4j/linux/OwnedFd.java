@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnknownHostException;
 import java.nio.channels.SocketChannel;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import com.sun.jna.Memory;
@@ -18,22 +19,6 @@ import com.sun.jna.Memory;
  * number. {@link #close()} is idempotent.
  */
 final class OwnedFd {
-
-    private static final int F_GETFL = 3;
-    private static final int F_DUPFD_CLOEXEC = 1030;
-    private static final int O_NONBLOCK = 0x800;
-    private static final int SOL_SOCKET = 1;
-    private static final int SO_TYPE = 3;
-    private static final int SO_ERROR = 4;
-    private static final int SO_LINGER = 13;
-    private static final int SO_PROTOCOL = 38;
-    private static final int SO_DOMAIN = 39;
-    private static final int SOCK_STREAM = 1;
-    private static final int IPPROTO_TCP = 6;
-    private static final int AF_INET = 2;
-    private static final int AF_INET6 = 10;
-    static final int SHUT_WR = 1;
-    static final int SHUT_RDWR = 2;
 
     private final int fd;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -55,22 +40,14 @@ final class OwnedFd {
     static OwnedFd dupOf(SocketChannel channel) {
         // The caller's fd number: owned by the channel. Read it and dup it at once; from here on we touch only the dup.
         int callerFd = FdAccess.fdOf(channel);
-        OwnedFd dup = dup(callerFd);
-        try {
+        return checked(dup(callerFd), channel.toString(), dup -> {
             SocketAddress local = channel.getLocalAddress();
             SocketAddress remote = channel.getRemoteAddress();
             if (!channel.isOpen() || !local.equals(dup.address(false)) || !remote.equals(dup.address(true))) {
                 throw new IllegalArgumentException("the channel was closed while it was being handed over: " + channel);
             }
             dup.checkNonBlocking();
-            return dup;
-        } catch (IOException | RuntimeException e) {
-            dup.close();
-            if (e instanceof IllegalArgumentException) {
-                throw (IllegalArgumentException) e;
-            }
-            throw new IllegalArgumentException("cannot take over " + channel + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     /**
@@ -92,19 +69,18 @@ final class OwnedFd {
      */
     static OwnedFd dupOf(int callerFd, InetSocketAddress expectedLocal, InetSocketAddress expectedRemote) {
         // callerFd belongs to the caller (for example a Netty epoll channel); we keep only our dup.
-        OwnedFd dup = dup(callerFd);
-        try {
+        return checked(dup(callerFd), "fd " + callerFd, dup -> {
             int domain;
             try {
-                domain = dup.intOption(SO_DOMAIN);
+                domain = dup.intOption(LibC.SO_DOMAIN);
             } catch (Errno.NativeIoException e) {
                 if (e.errno() == Errno.ENOTSOCK) {
                     throw new IllegalArgumentException("fd " + callerFd + " is not a socket");
                 }
                 throw e;
             }
-            if (dup.intOption(SO_TYPE) != SOCK_STREAM || dup.intOption(SO_PROTOCOL) != IPPROTO_TCP
-                    || (domain != AF_INET && domain != AF_INET6)) {
+            if (dup.intOption(LibC.SO_TYPE) != LibC.SOCK_STREAM || dup.intOption(LibC.SO_PROTOCOL) != LibC.IPPROTO_TCP
+                    || (domain != LibC.AF_INET && domain != LibC.AF_INET6)) {
                 throw new IllegalArgumentException("fd " + callerFd + " is not a TCP socket over IPv4 or IPv6");
             }
             InetSocketAddress remote;
@@ -125,13 +101,32 @@ final class OwnedFd {
                         + ", not " + expectedLocal + ": its owner closed it and the number was reused");
             }
             dup.checkNonBlocking();
+        });
+    }
+
+    /** A check of a fresh dup; throws IllegalArgumentException (or any exception) when the dup is not taken. */
+    @FunctionalInterface
+    private interface DupCheck {
+        void check(OwnedFd dup) throws IOException;
+    }
+
+    /**
+     * Runs {@code check} on a fresh dup and returns it, or closes the dup (ours: nobody else has it yet) and throws
+     * {@link IllegalArgumentException}, whatever the check threw.
+     */
+    private static OwnedFd checked(OwnedFd dup, String what, DupCheck check) {
+        try {
+            check.check(dup);
             return dup;
+        } catch (IllegalArgumentException e) {
+            dup.close();
+            throw e;
         } catch (IOException | RuntimeException e) {
             dup.close();
-            if (e instanceof IllegalArgumentException) {
-                throw (IllegalArgumentException) e;
-            }
-            throw new IllegalArgumentException("cannot take over fd " + callerFd + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot take over " + what + ": " + e.getMessage(), e);
+        } catch (Error e) {
+            dup.close();
+            throw e;
         }
     }
 
@@ -144,7 +139,7 @@ final class OwnedFd {
         if (e == null) {
             return false; // unresolved: cannot be a connected socket's address
         }
-        return java.util.Arrays.equals(ipv4IfMapped(e.getAddress()), ipv4IfMapped(actual.getAddress().getAddress()));
+        return Arrays.equals(ipv4IfMapped(e.getAddress()), ipv4IfMapped(actual.getAddress().getAddress()));
     }
 
     private static byte[] ipv4IfMapped(byte[] a) {
@@ -155,14 +150,14 @@ final class OwnedFd {
                 }
             }
             if (a[10] == (byte) 0xff && a[11] == (byte) 0xff) {
-                return java.util.Arrays.copyOfRange(a, 12, 16);
+                return Arrays.copyOfRange(a, 12, 16);
             }
         }
         return a;
     }
 
     private static OwnedFd dup(int callerFd) {
-        int fd = LibC.fcntl(callerFd, F_DUPFD_CLOEXEC, 0);
+        int fd = LibC.fcntl(callerFd, LibC.F_DUPFD_CLOEXEC, 0);
         if (fd < 0) {
             int errno = Errno.last();
             if (errno == Errno.EBADF) {
@@ -174,11 +169,11 @@ final class OwnedFd {
     }
 
     private void checkNonBlocking() throws IOException {
-        int flags = LibC.fcntl(fd, F_GETFL, 0);
+        int flags = LibC.fcntl(fd, LibC.F_GETFL, 0);
         if (flags < 0) {
             throw Errno.exception("fcntl(F_GETFL)", Errno.last());
         }
-        if ((flags & O_NONBLOCK) == 0) {
+        if ((flags & LibC.O_NONBLOCK) == 0) {
             throw new IllegalArgumentException("the socket is in blocking mode; splicing needs a non-blocking socket");
         }
     }
@@ -186,7 +181,7 @@ final class OwnedFd {
     private int intOption(int name) throws IOException {
         try (Memory value = new Memory(4)) {
             int[] len = {4};
-            if (LibC.getsockopt(fd, SOL_SOCKET, name, value, len) < 0) {
+            if (LibC.getsockopt(fd, LibC.SOL_SOCKET, name, value, len) < 0) {
                 throw Errno.exception("getsockopt", Errno.last());
             }
             return value.getInt(0);
@@ -196,7 +191,7 @@ final class OwnedFd {
     /** The pending socket error (SO_ERROR, which reading clears), 0 if none. Loop thread. */
     int takeSocketError() {
         try {
-            return intOption(SO_ERROR);
+            return intOption(LibC.SO_ERROR);
         } catch (IOException e) {
             return e instanceof Errno.NativeIoException ? ((Errno.NativeIoException) e).errno() : Errno.EBADF;
         }
@@ -213,9 +208,9 @@ final class OwnedFd {
             int family = sa.getShort(0) & 0xffff;
             int port = ((sa.getByte(2) & 0xff) << 8) | (sa.getByte(3) & 0xff); // network byte order
             byte[] addr;
-            if (family == AF_INET) {
+            if (family == LibC.AF_INET) {
                 addr = sa.getByteArray(4, 4);
-            } else if (family == AF_INET6) {
+            } else if (family == LibC.AF_INET6) {
                 addr = sa.getByteArray(8, 16); // an IPv4-mapped address comes back as an Inet4Address, as in the JDK
             } else {
                 throw new IOException("not an IP socket (address family " + family + ")");
@@ -233,13 +228,57 @@ final class OwnedFd {
         try (Memory linger = new Memory(8)) {
             linger.setInt(0, 1);
             linger.setInt(4, 0);
-            LibC.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger, 8); // best effort: the socket may be dead already
+            LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_LINGER, linger, 8); // best effort: the socket may be dead already
         }
     }
 
-    /** shutdown(2) on our dup; it acts on the socket itself, so the peer sees it. Errors (not connected) ignored. */
-    void shutdown(int how) {
-        LibC.shutdown(fd, how);
+    /**
+     * read(2) into native memory, retried on EINTR. Allocation-free: the hot path's call.
+     *
+     * @return the bytes read, 0 at end of stream, or minus the errno ({@code -Errno.EAGAIN}: nothing to read now)
+     */
+    long read(long address, long count) {
+        while (true) {
+            long n = LibC.read(fd, address, count);
+            if (n >= 0) {
+                return n;
+            }
+            int errno = Errno.last();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
+    /**
+     * write(2) from native memory, retried on EINTR. Allocation-free: the hot path's call.
+     *
+     * @return the bytes written, or minus the errno ({@code -Errno.EAGAIN}: the socket's buffer is full)
+     */
+    long write(long address, long count) {
+        while (true) {
+            long n = LibC.write(fd, address, count);
+            if (n >= 0) {
+                return n;
+            }
+            int errno = Errno.last();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
+    /** shutdown(2) of our sending side ({@link LibC#SHUT_WR}): the peer reads end of stream. Errors ignored. */
+    void shutdownOutput() {
+        LibC.shutdown(fd, LibC.SHUT_WR); // acts on the socket itself, so the peer sees it despite the caller's fd
+    }
+
+    /**
+     * shutdown(2) of both directions: the peer sees the connection end although the caller's descriptor is still
+     * open. Errors (not connected any more) ignored.
+     */
+    void shutdownBoth() {
+        LibC.shutdown(fd, LibC.SHUT_RDWR);
     }
 
     /**

@@ -17,10 +17,6 @@ import java.util.ArrayDeque;
 final class PipePool {
 
     private static final System.Logger LOG = System.getLogger(PipePool.class.getName());
-    private static final int O_NONBLOCK = 0x800;
-    private static final int O_CLOEXEC = 0x80000;
-    private static final int F_SETPIPE_SZ = 1031;
-    private static final int F_GETPIPE_SZ = 1032;
 
     private final int maxPipes;
     private final int maxPipeSize;
@@ -47,42 +43,31 @@ final class PipePool {
         if (p != null || closed || total >= maxPipes) {
             return p;
         }
-        int[] fds = new int[2];
-        if (LibC.pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
-            int errno = Errno.last();
+        Pipe pipe;
+        try {
+            pipe = Pipe.open(); // both fds are ours from here until destroy()
+        } catch (Errno.NativeIoException e) {
             if (!warnedCreateFailure) {
                 warnedCreateFailure = true;
-                LOG.log(Level.WARNING, "splice4j: cannot create a pipe, copying instead: "
-                        + Errno.exception("pipe2", errno).getMessage() + " (logged once)");
+                LOG.log(Level.WARNING, "splice4j: cannot create a pipe, copying instead: " + e.getMessage()
+                        + " (logged once)");
             }
             return null;
         }
-        // Both fds are ours from here until destroy().
-        int size = LibC.fcntl(fds[1], F_GETPIPE_SZ, 0);
         total++;
-        Pipe pipe = new Pipe(fds[0], fds[1], size > 0 ? size : 4096);
         smallestGranted = Math.min(smallestGranted, pipe.capacity);
         return pipe;
     }
 
     /**
-     * Grows a pipe towards the largest allowed size for a bulk stream. Keeps whatever the kernel grants; a refusal
-     * (EPERM past the per-user limit) leaves the pipe as it is.
+     * Grows a pipe towards the largest allowed size ({@link PipeGrowth} says when). Keeps whatever the kernel grants;
+     * a refusal (EPERM past the per-user limit) leaves the pipe as it is and is counted.
      */
     void grow(Pipe p) {
         if (p.capacity >= maxPipeSize || p.growRefused) {
             return;
         }
-        int granted = LibC.fcntl(p.writeFd, F_SETPIPE_SZ, maxPipeSize);
-        if (granted > 0) {
-            p.capacity = granted;
-        } else {
-            int real = LibC.fcntl(p.writeFd, F_GETPIPE_SZ, 0);
-            if (real > 0) {
-                p.capacity = real;
-            }
-            // Refused (EPERM past the per-user limit): keep the size it has and never ask again for this pipe.
-            p.growRefused = true;
+        if (!p.grow(maxPipeSize)) {
             synchronized (this) {
                 growRefusals++;
             }
@@ -99,9 +84,7 @@ final class PipePool {
     }
 
     private void destroy(Pipe p) {
-        // Our own pipe fds: nobody else has them.
-        LibC.close(p.readFd);
-        LibC.close(p.writeFd);
+        p.close(); // our own pipe fds: nobody else has them
         total--;
     }
 

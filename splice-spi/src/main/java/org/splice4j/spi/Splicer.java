@@ -33,8 +33,28 @@ public interface Splicer extends AutoCloseable {
      */
     SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options);
 
-    /** Whether this splicer can serve this endpoint kind at all (the copy provider cannot serve raw descriptors). */
-    boolean supports(SpliceEndpoint endpoint);
+    /**
+     * Whether this splicer serves endpoints made with {@link SpliceEndpoint#ofDescriptor}: raw descriptors, as
+     * Netty's epoll channels hand them over. The copy provider relays through {@code SocketChannel}s only.
+     */
+    default boolean servesDescriptors() {
+        return false;
+    }
+
+    /**
+     * Whether a session relays on the splicer's own duplicates of the sockets ({@code dup(2)}), never on the caller's
+     * descriptors: the caller may then close its channel objects while the session runs (the connection stays open
+     * through the duplicate until the session ends), and a descriptor number the caller frees and the kernel reuses
+     * can never be spliced into. The copy provider relays through the caller's channels themselves.
+     */
+    default boolean relaysOnOwnDuplicates() {
+        return false;
+    }
+
+    /** Whether this splicer can serve this endpoint kind at all: a raw descriptor only if it {@link #servesDescriptors}. */
+    default boolean supports(SpliceEndpoint endpoint) {
+        return !endpoint.isDescriptor() || servesDescriptors();
+    }
 
     void addListener(SpliceListener listener);
 

@@ -72,7 +72,7 @@ final class CopyLoop extends RelayLoop {
                 SelectionKey key = it.next();
                 it.remove();
                 if (key.isValid()) {
-                    ((CopySession.Side) key.attachment()).onReady(key.readyOps());
+                    ((CopySession.WatchedChannel) key.attachment()).onReady(key.readyOps());
                 }
             }
         } finally {

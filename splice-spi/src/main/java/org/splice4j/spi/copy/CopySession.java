@@ -12,41 +12,33 @@ import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.support.AbstractSession;
-import org.splice4j.spi.support.RelayLoop;
 
 /**
- * One copy-provider session: two {@link Side}s (one per channel) and two {@link Direction}s (A to B, B to A).
+ * One copy-provider session: two {@link WatchedChannel}s and two {@link CopyDirection}s (A to B, B to A).
  *
  * <p>Everything below runs on the session's loop thread, except {@link #cancel()}.
  */
-final class CopySession extends AbstractSession implements RelayLoop.Member {
+final class CopySession extends AbstractSession {
 
     /** Reads per wake-up and direction, so one fast stream cannot starve the other sessions of the loop. */
     private static final int MAX_READS_PER_WAKEUP = 4;
 
     private final CopyLoop loop;
-    private final Side sideA;
-    private final Side sideB;
-    private final Direction aToB;
-    private final Direction bToA;
-    private final long idleTimeoutNanos;
-    private long lastActivity = System.nanoTime();
+    private final WatchedChannel channelA;
+    private final WatchedChannel channelB;
+    private final CopyDirection aToB;
+    private final CopyDirection bToA;
     /** Loop thread: finish() ran; the end is reported once the keys are deregistered. */
     private boolean finished;
 
     CopySession(CopySplicer splicer, CopyLoop loop, SpliceEndpoint a, SpliceEndpoint b, Duration idleTimeout,
                 SpliceOptions options) {
-        super(splicer, options);
+        super(splicer, loop, idleTimeout, options);
         this.loop = loop;
-        this.idleTimeoutNanos = idleTimeout.toNanos();
-        this.sideA = new Side(a.channel());
-        this.sideB = new Side(b.channel());
-        this.aToB = new Direction(sideA, sideB, a.alreadyRead(), true);
-        this.bToA = new Direction(sideB, sideA, b.alreadyRead(), false);
-        sideA.out = aToB;
-        sideA.in = bToA;
-        sideB.out = bToA;
-        sideB.in = aToB;
+        this.channelA = new WatchedChannel(a.channel());
+        this.channelB = new WatchedChannel(b.channel());
+        this.aToB = new CopyDirection(channelA, channelB, a.alreadyRead(), true);
+        this.bToA = new CopyDirection(channelB, channelA, b.alreadyRead(), false);
     }
 
     CopyLoop loop() {
@@ -55,6 +47,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
 
     /** Loop thread: registers both channels and starts both directions. */
     void register() {
+        assert loop.mayTouchSessions();
         if (finished) {
             return;
         }
@@ -64,47 +57,18 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         }
         try {
             loop.attach(this);
-            sideA.key = sideA.channel.register(loop.selector(), 0, sideA);
-            sideB.key = sideB.channel.register(loop.selector(), 0, sideB);
+            channelA.key = channelA.channel.register(loop.selector(), 0, channelA);
+            channelB.key = channelB.channel.register(loop.selector(), 0, channelB);
             aToB.pump();
             bToA.pump();
             if (!finished) {
-                sideA.updateInterest();
-                sideB.updateInterest();
+                channelA.updateInterest();
+                channelB.updateInterest();
             }
         } catch (Throwable e) {
             // Anything, an OutOfMemoryError too: the session is registered, so it must end here.
             fail(e);
         }
-    }
-
-    @Override
-    public void cancel() {
-        // Any thread. Returns once the loop has stopped touching the channels.
-        if (isEnded()) {
-            return;
-        }
-        loop.executeAndWait(() -> abort(Outcome.CANCELLED, null)); // returns after the keys are deregistered
-    }
-
-    @Override
-    public long idleTimeoutNanos() {
-        return idleTimeoutNanos;
-    }
-
-    @Override
-    public long lastActivityNanos() {
-        return lastActivity;
-    }
-
-    @Override
-    public void onIdleTimeout() {
-        abort(Outcome.IDLE_TIMEOUT, null);
-    }
-
-    @Override
-    public void onLoopStop() {
-        abort(Outcome.CANCELLED, null);
     }
 
     private void fail(Throwable e) {
@@ -125,19 +89,21 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         }
     }
 
-    /** Loop thread: ends the session early, telling the peers the way DESIGN.md says. */
-    private void abort(Outcome outcome, Throwable cause) {
+    /** Loop thread: ends the session early, telling the peers the way docs/architecture.md says. */
+    @Override
+    protected void abort(Outcome outcome, Throwable cause) {
+        assert loop.mayTouchSessions();
         if (finished) {
             return;
         }
-        for (Side s : new Side[] {sideA, sideB}) {
+        for (WatchedChannel c : new WatchedChannel[] {channelA, channelB}) {
             try {
                 if (outcome == Outcome.RESET) {
                     // The caller's close will then send a reset to the peer that did not reset.
-                    s.channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                    c.channel.setOption(StandardSocketOptions.SO_LINGER, 0);
                 } else if (outcome == Outcome.CANCELLED) {
-                    s.channel.shutdownInput();
-                    s.channel.shutdownOutput();
+                    c.channel.shutdownInput();
+                    c.channel.shutdownOutput();
                 }
             } catch (IOException ignored) {
                 // Closed or already reset: nothing more to tell this peer.
@@ -148,9 +114,9 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
 
     private void finish(Outcome outcome, Throwable cause) {
         finished = true;
-        for (Side s : new Side[] {sideA, sideB}) {
-            if (s.key != null) {
-                s.key.cancel();
+        for (WatchedChannel c : new WatchedChannel[] {channelA, channelB}) {
+            if (c.key != null) {
+                c.key.cancel();
             }
         }
         aToB.releaseBuffer();
@@ -159,30 +125,30 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         loop.afterDeregistration(() -> end(outcome, cause));
     }
 
-    /** One channel of the session, the attachment of its selection key. */
-    final class Side {
+    /** One channel of the session and its selection key (whose attachment it is). */
+    final class WatchedChannel {
         final SocketChannel channel;
         SelectionKey key;
-        /** The direction that reads from this channel. */
-        Direction out;
+        /** The direction that reads from this channel; set once both directions exist. */
+        CopyDirection reading;
         /** The direction that writes to this channel. */
-        Direction in;
+        CopyDirection writing;
 
-        Side(SocketChannel channel) {
+        WatchedChannel(SocketChannel channel) {
             this.channel = channel;
         }
 
         void onReady(int readyOps) {
             try {
                 if ((readyOps & SelectionKey.OP_READ) != 0) {
-                    out.pump();
+                    reading.pump();
                 }
                 if (!finished && (readyOps & SelectionKey.OP_WRITE) != 0) {
-                    in.pump();
+                    writing.pump();
                 }
                 if (!finished) {
-                    sideA.updateInterest();
-                    sideB.updateInterest();
+                    channelA.updateInterest();
+                    channelB.updateInterest();
                 }
             } catch (IOException | RuntimeException e) {
                 fail(e);
@@ -192,15 +158,15 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         }
 
         void updateInterest() {
-            int ops = (out.wantRead ? SelectionKey.OP_READ : 0) | (in.wantWrite ? SelectionKey.OP_WRITE : 0);
+            int ops = (reading.wantRead ? SelectionKey.OP_READ : 0) | (writing.wantWrite ? SelectionKey.OP_WRITE : 0);
             key.interestOps(ops);
         }
     }
 
     /** Bytes from one channel to the other, through at most one buffer at a time. */
-    final class Direction {
-        private final Side src;
-        private final Side dst;
+    final class CopyDirection {
+        private final WatchedChannel src;
+        private final WatchedChannel dst;
         private final boolean isAToB;
         /** Bytes read and not yet written, in read mode; null when nothing is in flight. */
         private ByteBuffer pending;
@@ -209,9 +175,11 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
         private boolean srcEof;
         boolean done;
 
-        Direction(Side src, Side dst, ByteBuffer alreadyRead, boolean isAToB) {
+        CopyDirection(WatchedChannel src, WatchedChannel dst, ByteBuffer alreadyRead, boolean isAToB) {
             this.src = src;
             this.dst = dst;
+            src.reading = this;
+            dst.writing = this;
             this.isAToB = isAToB;
             this.pending = alreadyRead.hasRemaining() ? alreadyRead : null;
         }
@@ -223,7 +191,7 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
                 if (pending != null) {
                     int n = dst.channel.write(pending);
                     if (n > 0) {
-                        moved(n);
+                        moved(n, false, isAToB);
                     }
                     if (pending.hasRemaining()) {
                         wantWrite = true;
@@ -268,15 +236,6 @@ final class CopySession extends AbstractSession implements RelayLoop.Member {
             }
         }
 
-        private void moved(int n) {
-            lastActivity = System.nanoTime();
-            copiedBytes += n;
-            if (isAToB) {
-                bytesAToB += n;
-            } else {
-                bytesBToA += n;
-            }
-        }
 
         void releaseBuffer() {
             if (pending != null) {

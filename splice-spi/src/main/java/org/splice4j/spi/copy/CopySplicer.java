@@ -12,7 +12,8 @@ import org.splice4j.spi.support.LoopGroup;
 
 /**
  * The copy provider's splicer: {@code splice4j.threads} selector loops, sessions spread round-robin. It serves
- * {@link java.nio.channels.SocketChannel} endpoints only; raw descriptors are rejected before anything starts.
+ * {@link java.nio.channels.SocketChannel} endpoints only (it does not {@link #servesDescriptors() serve descriptors}):
+ * raw descriptors are rejected before anything starts. It relays through the caller's channels, not duplicates.
  */
 final class CopySplicer extends AbstractSplicer<CopySession> {
 
@@ -30,11 +31,6 @@ final class CopySplicer extends AbstractSplicer<CopySession> {
                 throw new UncheckedIOException("cannot open a selector for the copy provider", e);
             }
         });
-    }
-
-    @Override
-    public boolean supports(SpliceEndpoint endpoint) {
-        return !endpoint.isDescriptor();
     }
 
     @Override

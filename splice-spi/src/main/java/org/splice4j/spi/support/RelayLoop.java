@@ -77,6 +77,15 @@ public abstract class RelayLoop {
         return Thread.currentThread() == thread;
     }
 
+    /**
+     * Whether the current thread may touch this loop's sessions and descriptors: the loop thread, or any thread once
+     * the loop thread has ended (its last tasks then run on whoever queues or awaits them). For {@code assert}s of the
+     * "Loop thread" rule.
+     */
+    public final boolean mayTouchSessions() {
+        return Thread.currentThread() == thread || !thread.isAlive();
+    }
+
     /** Queues a task for the loop thread. Any thread. */
     public final void execute(Runnable task) {
         tasks.add(task);
