@@ -73,7 +73,7 @@ final class CopyRelay {
             try {
                 if (!self.isOpen()) {
                     // Closed before we got here (a client's reset before the proxy's reply): the peer goes too.
-                    // Otherwise Side.channelInactive reports the close.
+                    // Otherwise Direction.channelInactive reports the close.
                     ReferenceCountUtil.release(EarlyReads.take(self, null));
                     peer.close();
                     closed(selfIsIn);
@@ -120,11 +120,11 @@ final class CopyRelay {
                 closed(selfIsIn);
                 return;
             }
-            Side side = new Side(peer, selfIsIn);
-            self.pipeline().addLast(NAME, side);
+            Direction direction = new Direction(peer, selfIsIn);
+            self.pipeline().addLast(NAME, direction);
             if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
                 // The end of stream was read before the relay began (during a handshake): forward it now.
-                side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+                direction.userEventTriggered(self.pipeline().context(direction), ChannelInputShutdownEvent.INSTANCE);
             }
             self.config().setAutoRead(true);
             self.read();
@@ -134,7 +134,7 @@ final class CopyRelay {
     }
 
     /** Channel's event loop: deregisters and registers the channel again, then runs {@code then} on its loop. */
-    private void reRegister(Channel ch, Runnable then, boolean side) {
+    private void reRegister(Channel ch, Runnable then, boolean selfIsIn) {
         ch.deregister().addListener(d -> {
             try {
                 ch.eventLoop().register(new io.netty.channel.DefaultChannelPromise(ch,
@@ -144,11 +144,11 @@ final class CopyRelay {
                                 EpollHalfCloseFix.apply(ch);
                                 then.run();
                             } else {
-                                fail(r.cause(), side);
+                                fail(r.cause(), selfIsIn);
                             }
                         });
             } catch (Throwable t) {
-                fail(t, side); // the loop is shutting down
+                fail(t, selfIsIn); // the loop is shutting down
             }
         });
     }
@@ -180,8 +180,8 @@ final class CopyRelay {
     }
 
     /** A side's channel is closed; reported once per side, the result once both are. */
-    private void closed(boolean side) {
-        if (!(side ? inReported : outReported).compareAndSet(false, true)) {
+    private void closed(boolean isIn) {
+        if (!(isIn ? inReported : outReported).compareAndSet(false, true)) {
             return;
         }
         if (open.decrementAndGet() == 0 && ended.compareAndSet(false, true)) {
@@ -194,12 +194,15 @@ final class CopyRelay {
         }
     }
 
-    /** The handler on one channel: forwards what it reads to the peer. Runs on its channel's event loop. */
-    private final class Side extends ChannelInboundHandlerAdapter {
+    /**
+     * One direction of the relay: the handler on one channel, which forwards what it reads to the peer. Runs on its
+     * channel's event loop.
+     */
+    private final class Direction extends ChannelInboundHandlerAdapter {
         private final Channel peer;
         private final boolean isIn;
 
-        Side(Channel peer, boolean isIn) {
+        Direction(Channel peer, boolean isIn) {
             this.peer = peer;
             this.isIn = isIn;
         }

@@ -154,7 +154,7 @@ public final class SpliceRelay {
             collectReads(outbound);
             String refusal = spliceRefusal(inbound, outbound);
             if (refusal == null) {
-                SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
+                SplicedChannels.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
             } else {
                 if (LOG.isDebugEnabled()) {
                     LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);

@@ -20,13 +20,13 @@ import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
 
 /**
- * One spliced tunnel between two Netty channels: hand both over ({@link Handover}: flush, stop reading, deregister),
+ * The two Netty channels of one spliced tunnel: hand both over ({@link Handover}: flush, stop reading, deregister),
  * splice, and when the session ends register both channels back on their own event loops and close them there, so
  * Netty fires {@code channelInactive} as for any other close (it does not for a channel closed while deregistered).
  */
-final class SplicedTunnel {
+final class SplicedChannels {
 
-    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SplicedTunnel.class);
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SplicedChannels.class);
 
     private final Splicer splicer;
     private final Channel in;
@@ -39,7 +39,7 @@ final class SplicedTunnel {
     private final Runnable cancelOnLoopShutdown = this::cancel;
     private volatile SpliceSession session;
 
-    private SplicedTunnel(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead,
+    private SplicedChannels(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead,
                           Promise<SpliceResult> promise) {
         this.splicer = splicer;
         this.in = in;
@@ -51,9 +51,9 @@ final class SplicedTunnel {
     }
 
     static void start(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead, Promise<SpliceResult> promise) {
-        SplicedTunnel t = new SplicedTunnel(splicer, in, out, alreadyRead, promise);
-        t.inHandover.begin(t::handedOver);
-        t.outHandover.begin(t::handedOver);
+        SplicedChannels c = new SplicedChannels(splicer, in, out, alreadyRead, promise);
+        c.inHandover.begin(c::handedOver);
+        c.outHandover.begin(c::handedOver);
     }
 
     /** Any event loop: one channel is out of Netty's I/O (or failed to get there). */
