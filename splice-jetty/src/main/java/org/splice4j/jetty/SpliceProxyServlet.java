@@ -229,10 +229,10 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             ByteBuffer prefix = responseHead(proxyResponse, chunk);
-            SplicedTunnel tunnel;
+            SplicedSockets tunnel;
             try {
-                tunnel = new SplicedTunnel(splicer, SplicedTunnel.Side.of(ends[0], null),
-                        SplicedTunnel.Side.of(ends[1], prefix));
+                tunnel = new SplicedSockets(splicer, SplicedSockets.Socket.of(ends[0], null),
+                        SplicedSockets.Socket.of(ends[1], prefix));
             } catch (IllegalArgumentException closedMeanwhile) {
                 stock(proxyResponse, source, chunk);
                 return;
@@ -339,7 +339,8 @@ public class SpliceProxyServlet extends ProxyServlet {
             EndPoint clientEnd = client.getConnection().getEndPoint();
             EndPoint serverEnd = proxyResponse.getRequest() instanceof HttpRequest r
                     ? (EndPoint) r.getConversation().getAttribute(EndPoint.class.getName()) : null;
-            if (SplicedTunnel.spliceableSocket(clientEnd) == null || SplicedTunnel.spliceableSocket(serverEnd) == null) {
+            if (SplicedSockets.spliceableSocket(clientEnd) == null
+                    || SplicedSockets.spliceableSocket(serverEnd) == null) {
                 return null;
             }
             return new EndPoint[] {clientEnd, serverEnd};

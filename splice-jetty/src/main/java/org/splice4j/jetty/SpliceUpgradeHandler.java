@@ -172,7 +172,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return super.handle(request, response, callback);
         }
         EndPoint clientSide = request.getConnectionMetaData().getConnection().getEndPoint();
-        if (SplicedTunnel.spliceableSocket(clientSide) == null) {
+        if (SplicedSockets.spliceableSocket(clientSide) == null) {
             return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
         }
         // This thread is Jetty's: from here until the tunnel opens or the client has its answer, one deadline.
@@ -221,15 +221,16 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             response.setStatus(HttpStatus.SWITCHING_PROTOCOLS_101);
             SocketChannel serverChannel = server.handOver();
             handedOver = true;
-            TunnelConnection tunnel = new TunnelConnection(clientSide, serverChannel, server.readAhead());
+            UpgradedClientConnection upgraded = new UpgradedClientConnection(clientSide, serverChannel,
+                    server.readAhead());
             // If the 101 cannot be written (the client went away), Jetty never opens the tunnel: close the server.
             Request.addCompletionListener(request, failure -> {
                 if (failure != null) {
-                    tunnel.closeServerUnlessOpened();
+                    upgraded.closeServerUnlessOpened();
                 }
             });
             // Jetty upgrades the client's endpoint to this connection once the 101 is written; it then opens it.
-            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
+            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, upgraded);
             callback.succeeded();
         } catch (IOException e) {
             LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " failed during its handshake", e);
@@ -351,15 +352,15 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
      * What the client's endpoint becomes after the 101: a connection that never reads. On open it hands both sockets
      * to the splicer, or to the copying relay when splicing is off or refused.
      */
-    private final class TunnelConnection extends AbstractConnection implements Connection.UpgradeTo {
+    private final class UpgradedClientConnection extends AbstractConnection implements Connection.UpgradeTo {
         private final SocketChannel server;
         private final ByteBuffer serverReadAhead;
         private ByteBuffer clientReadAhead;
-        private volatile SplicedTunnel tunnel;
+        private volatile SplicedSockets tunnel;
         private volatile boolean closed;
         private final java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
 
-        TunnelConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
+        UpgradedClientConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
             super(endPoint, Runnable::run);
             this.server = server;
             this.serverReadAhead = serverReadAhead;
@@ -411,13 +412,14 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
 
         private boolean start(Splicer splicer) {
-            SplicedTunnel.Side client;
+            SplicedSockets.Socket client;
             try {
-                client = SplicedTunnel.Side.of(getEndPoint(), clientReadAhead);
+                client = SplicedSockets.Socket.of(getEndPoint(), clientReadAhead);
             } catch (IllegalArgumentException closedMeanwhile) {
                 return false;
             }
-            SplicedTunnel t = new SplicedTunnel(splicer, client, SplicedTunnel.Side.ofOwned(server, serverReadAhead));
+            SplicedSockets t = new SplicedSockets(splicer, client,
+                    SplicedSockets.Socket.ofOwned(server, serverReadAhead));
             tunnel = t;
             if (!t.start()) {
                 return false;
@@ -442,7 +444,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         @Override
         public void onClose(Throwable cause) {
             closed = true;
-            SplicedTunnel t = tunnel;
+            SplicedSockets t = tunnel;
             if (t != null) {
                 t.closedByJetty();
             }
