@@ -22,9 +22,6 @@ import org.eclipse.jetty.http.HttpFields;
  */
 final class BackendHandshake implements AutoCloseable {
 
-    /** Request headers that concern only the hop from the client to the proxy. Upgrade and Connection stay. */
-    private static final Set<String> HOP_BY_HOP = Set.of("proxy-connection", "proxy-authorization", "keep-alive",
-            "te", "trailer", "transfer-encoding", "proxy-authenticate");
     /** The size cap of one response head: a server past it is not answering HTTP. */
     static final int MAX_HEAD = 16 * 1024;
     /**
@@ -100,7 +97,8 @@ final class BackendHandshake implements AutoCloseable {
                 .append(" HTTP/1.1\r\nHost: ").append(authority).append("\r\nConnection: Upgrade\r\n");
         for (HttpField f : headers) {
             String name = f.getLowerCaseName();
-            if (!HOP_BY_HOP.contains(name) && !named.contains(name) && !name.equals("host")
+            // Request headers that concern only the hop from the client to the proxy stay here; Upgrade goes on.
+            if (!HopByHopHeaders.UPGRADE_REQUEST.contains(name) && !named.contains(name) && !name.equals("host")
                     && !name.equals("connection")) {
                 head.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
             }

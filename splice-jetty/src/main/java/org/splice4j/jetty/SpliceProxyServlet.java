@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 
 import jakarta.servlet.AsyncContext;
@@ -70,9 +69,6 @@ public class SpliceProxyServlet extends ProxyServlet {
     public static final String THRESHOLD_PARAM = "spliceThreshold";
     /** Its default, 1 MiB: below that, a new connection per response costs more than splicing saves. */
     public static final long DEFAULT_THRESHOLD = 1 << 20;
-
-    private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "transfer-encoding",
-            "proxy-connection", "te", "trailer", "upgrade", "content-length");
 
     private final LongAdder splicedResponses = new LongAdder();
     private Splicer configured;
@@ -353,7 +349,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                     .append("\r\n");
             // ProxyServlet's onServerResponseHeaders already copied (and filtered) the server's headers here.
             for (String name : response.getHeaderNames()) {
-                if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
+                if (!HopByHopHeaders.SPLICED_RESPONSE_HEAD.contains(name.toLowerCase(Locale.ROOT))) {
                     for (String value : response.getHeaders(name)) {
                         head.append(name).append(": ").append(value).append("\r\n");
                     }

@@ -7,7 +7,6 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -61,9 +60,6 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
 
     private static final System.Logger LOG = System.getLogger(SpliceUpgradeHandler.class.getName());
     private static final int MAX_RELAYED_BODY = 64 * 1024;
-    /** Response headers that concern only the hop from the server to the proxy. */
-    private static final Set<String> HOP_BY_HOP = Set.of("keep-alive", "proxy-connection", "transfer-encoding",
-            "te", "trailer", "proxy-authenticate", "content-length");
 
     private final IncludeExclude<String> hosts = new IncludeExclude<>(AsciiLowerCaseSet.class);
     private final LongAdder spliced = new LongAdder();
@@ -319,7 +315,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         response.getHeaders().remove(HttpHeader.DATE);
         response.getHeaders().remove(HttpHeader.SERVER);
         for (String[] f : head.fields()) {
-            if (!HOP_BY_HOP.contains(f[0].toLowerCase(Locale.ROOT))) {
+            // Response headers that concern only the hop from the server to the proxy stay here.
+            if (!HopByHopHeaders.UPGRADE_RESPONSE.contains(f[0].toLowerCase(Locale.ROOT))) {
                 response.getHeaders().add(f[0], f[1]);
             }
         }
