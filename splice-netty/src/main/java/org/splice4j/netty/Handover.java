@@ -76,22 +76,33 @@ final class Handover {
         }
     }
 
+    /**
+     * Whether {@code h} is one of the timeout handlers a hand-over removes (and {@link SpliceRelay} therefore allows in
+     * a pipeline it splices): an {@link IdleStateHandler}, a {@code ReadTimeoutHandler} (one of those) or a
+     * {@link WriteTimeoutHandler}.
+     */
+    static boolean isTimeoutHandler(ChannelHandler h) {
+        return h instanceof IdleStateHandler || h instanceof WriteTimeoutHandler;
+    }
+
     private void removeTimeoutHandlers() {
         List<ChannelHandler> timeouts = new ArrayList<>();
         for (var e : ch.pipeline()) {
             ChannelHandler h = e.getValue();
-            if (h instanceof IdleStateHandler) {
-                IdleStateHandler idle = (IdleStateHandler) h;
+            if (!isTimeoutHandler(h)) {
+                continue;
+            }
+            if (h instanceof IdleStateHandler idle) {
                 for (long t : new long[] {idle.getReaderIdleTimeInMillis(), idle.getWriterIdleTimeInMillis(),
                         idle.getAllIdleTimeInMillis()}) {
                     if (t > 0 && (idleTimeoutMillis == 0 || t < idleTimeoutMillis)) {
                         idleTimeoutMillis = t;
                     }
                 }
-                timeouts.add(h);
-            } else if (h instanceof WriteTimeoutHandler) {
-                timeouts.add(h); // a write timeout has no meaning once the kernel writes
             }
+            // Every one goes. The shortest idle or read timeout becomes the session's; a write timeout has no meaning
+            // once the kernel writes.
+            timeouts.add(h);
         }
         for (ChannelHandler h : timeouts) {
             ch.pipeline().remove(h);

@@ -10,8 +10,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
@@ -226,8 +224,7 @@ public final class SpliceRelay {
     private String activeHandler(ChannelPipeline pipeline) {
         for (var e : pipeline) {
             ChannelHandler h = e.getValue();
-            if (!(h instanceof IdleStateHandler) && !(h instanceof WriteTimeoutHandler) && !(h instanceof EarlyReads)
-                    && !passive.test(h)) {
+            if (!Handover.isTimeoutHandler(h) && !(h instanceof EarlyReads) && !passive.test(h)) {
                 return "its pipeline has " + h.getClass().getName() + " (\"" + e.getKey() + "\"), not declared passive";
             }
         }
