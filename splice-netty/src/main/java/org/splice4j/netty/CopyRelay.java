@@ -2,6 +2,7 @@ package org.splice4j.netty;
 
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -10,9 +11,13 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.TimeoutException;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 
 import org.splice4j.spi.SpliceResult;
@@ -38,7 +43,7 @@ final class CopyRelay {
     private volatile boolean outEof;
     private volatile Throwable error;
     private volatile boolean idle;
-    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger(2);
+    private final AtomicInteger open = new AtomicInteger(2);
     private final AtomicBoolean inReported = new AtomicBoolean();
     private final AtomicBoolean outReported = new AtomicBoolean();
 
@@ -137,8 +142,8 @@ final class CopyRelay {
     private void reRegister(Channel ch, Runnable then, boolean selfIsIn) {
         ch.deregister().addListener(d -> {
             try {
-                ch.eventLoop().register(new io.netty.channel.DefaultChannelPromise(ch,
-                        io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE)).addListener(r -> {
+                ch.eventLoop().register(new DefaultChannelPromise(ch,
+                        ImmediateEventExecutor.INSTANCE)).addListener(r -> {
                             if (r.isSuccess()) {
                                 // Deregistering reset the channel's epoll flags to their initial set: EPOLLERR again.
                                 EpollHalfCloseFix.apply(ch);
@@ -186,7 +191,7 @@ final class CopyRelay {
         }
         if (open.decrementAndGet() == 0 && ended.compareAndSet(false, true)) {
             Throwable e = error;
-            Outcome outcome = e instanceof io.netty.handler.timeout.TimeoutException ? Outcome.IDLE_TIMEOUT
+            Outcome outcome = e instanceof TimeoutException ? Outcome.IDLE_TIMEOUT
                     : e instanceof IOException ? Outcome.RESET : e != null ? Outcome.FAILED
                     : inEof && outEof ? Outcome.COMPLETED : idle ? Outcome.IDLE_TIMEOUT : Outcome.CANCELLED;
             promise.trySuccess(new SpliceResult(outcome, bytesInToOut, bytesOutToIn, 0,
@@ -258,7 +263,7 @@ final class CopyRelay {
                 });
                 return;
             }
-            if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+            if (evt instanceof IdleStateEvent) {
                 // An idle, read or write timeout handler left in the pipeline: the same rule as for a spliced
                 // session, no byte for that long ends the tunnel.
                 idle = true;

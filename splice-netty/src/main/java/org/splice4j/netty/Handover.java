@@ -1,7 +1,9 @@
 package org.splice4j.netty;
 
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -20,7 +22,7 @@ final class Handover {
     private final Channel ch;
     long idleTimeoutMillis;
     volatile Throwable failure;
-    private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean reported = new AtomicBoolean();
 
     Handover(Channel ch) {
         this.ch = ch;
@@ -60,7 +62,7 @@ final class Handover {
                     if (!deregistered.isSuccess()) {
                         failure = deregistered.cause();
                     } else if (!ch.isOpen()) {
-                        failure = new java.nio.channels.ClosedChannelException();
+                        failure = new ClosedChannelException();
                     } else if (early != null && early.failure != null) {
                         failure = early.failure; // a reset reported while flushing
                     }

@@ -3,12 +3,21 @@ package org.splice4j.netty;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.netty.util.internal.logging.InternalLogger;
@@ -138,8 +147,7 @@ final class SplicedChannels {
             registerBoth(() -> {
                 if (timeout != Long.MAX_VALUE) {
                     // The hand-over took the timeout handlers away for the session: the copying relay needs one back.
-                    in.pipeline().addFirst("splice4j-idle", new io.netty.handler.timeout.IdleStateHandler(0, 0,
-                            timeout, java.util.concurrent.TimeUnit.MILLISECONDS));
+                    in.pipeline().addFirst("splice4j-idle", new IdleStateHandler(0, 0, timeout, TimeUnit.MILLISECONDS));
                 }
                 CopyRelay.start(in, out, toOut, toIn, promise);
             }, toOut, toIn);
@@ -221,7 +229,7 @@ final class SplicedChannels {
             then.run(); // closed by its user during the session
             return;
         }
-        java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean once = new AtomicBoolean();
         Runnable thenOnce = () -> {
             if (once.compareAndSet(false, true)) {
                 then.run();
@@ -230,9 +238,9 @@ final class SplicedChannels {
         register(ch, ok -> {
             if (ok) {
                 // Complete once the pipeline has seen channelInactive, so the result comes last...
-                ch.pipeline().addLast("splice4j-closed", new io.netty.channel.ChannelInboundHandlerAdapter() {
+                ch.pipeline().addLast("splice4j-closed", new ChannelInboundHandlerAdapter() {
                     @Override
-                    public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                    public void channelInactive(ChannelHandlerContext ctx) {
                         ctx.fireChannelInactive();
                         thenOnce.run();
                     }
@@ -257,7 +265,7 @@ final class SplicedChannels {
      */
     private void registerBoth(Runnable then, ByteBuf toOut, ByteBuf toIn) {
         AtomicInteger left = new AtomicInteger(2);
-        java.util.concurrent.atomic.AtomicBoolean allOk = new java.util.concurrent.atomic.AtomicBoolean(true);
+        AtomicBoolean allOk = new AtomicBoolean(true);
         for (Channel ch : new Channel[] {in, out}) {
             if (!ch.isRegistered()) {
                 EarlyReads.install(ch); // deregistered: no event loop touches its pipeline now
@@ -282,7 +290,7 @@ final class SplicedChannels {
     }
 
     /** Registers a deregistered channel back on its own event loop. */
-    private static void register(Channel ch, java.util.function.Consumer<Boolean> then) {
+    private static void register(Channel ch, Consumer<Boolean> then) {
         if (ch.isRegistered()) {
             then.accept(true);
             return;
@@ -298,8 +306,8 @@ final class SplicedChannels {
      * A promise whose listeners run on the thread that completes it. A channel promise normally notifies on the
      * channel's event loop, which never happens once that loop has terminated: then the tunnel would never finish.
      */
-    private static io.netty.channel.ChannelPromise immediatePromise(Channel ch) {
-        return new io.netty.channel.DefaultChannelPromise(ch, io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE);
+    private static ChannelPromise immediatePromise(Channel ch) {
+        return new DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE);
     }
 
 }
