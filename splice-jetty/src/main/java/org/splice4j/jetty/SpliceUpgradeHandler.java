@@ -2,12 +2,16 @@ package org.splice4j.jetty;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.eclipse.jetty.http.HttpHeader;
@@ -18,8 +22,10 @@ import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpStream;
+import org.eclipse.jetty.server.NetworkConnector;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.AsciiLowerCaseSet;
@@ -271,8 +277,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return false;
         }
         boolean ourPort = false;
-        for (org.eclipse.jetty.server.Connector c : getServer().getConnectors()) {
-            if (c instanceof org.eclipse.jetty.server.NetworkConnector n && n.getLocalPort() == port) {
+        for (Connector c : getServer().getConnectors()) {
+            if (c instanceof NetworkConnector n && n.getLocalPort() == port) {
                 ourPort = true;
             }
         }
@@ -280,8 +286,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return false;
         }
         try {
-            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
-                if (a.isLoopbackAddress() || a.isAnyLocalAddress() || java.net.NetworkInterface.getByInetAddress(a) != null) {
+            for (InetAddress a : InetAddress.getAllByName(host)) {
+                if (a.isLoopbackAddress() || a.isAnyLocalAddress() || NetworkInterface.getByInetAddress(a) != null) {
                     return true;
                 }
             }
@@ -355,7 +361,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         private ByteBuffer clientReadAhead;
         private volatile SplicedSockets tunnel;
         private volatile boolean closed;
-        private final java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean opened = new AtomicBoolean();
 
         UpgradedClientConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
             super(endPoint, Runnable::run);
@@ -434,7 +440,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
 
         @Override
-        public boolean onIdleExpired(java.util.concurrent.TimeoutException timeout) {
+        public boolean onIdleExpired(TimeoutException timeout) {
             return false; // the relay enforces the idle timeout
         }
 
