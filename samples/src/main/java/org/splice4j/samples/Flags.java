@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -90,7 +91,7 @@ final class Flags {
         if (v == null) {
             return dflt;
         }
-        String t = v.trim().toLowerCase(java.util.Locale.ROOT);
+        String t = v.trim().toLowerCase(Locale.ROOT);
         try {
             Duration d;
             if (t.endsWith("ms")) {

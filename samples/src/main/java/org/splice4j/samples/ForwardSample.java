@@ -4,9 +4,11 @@ import java.net.InetSocketAddress;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 
 import org.splice4j.netty.SpliceRelay;
 
@@ -49,7 +51,7 @@ final class ForwardSample {
         private final TunnelServer server;
         private final InetSocketAddress target;
         private ByteBuf early;
-        private io.netty.util.concurrent.ScheduledFuture<?> deadline;
+        private ScheduledFuture<?> deadline;
 
         Connecting(TunnelServer server, InetSocketAddress target) {
             this.server = server;
@@ -66,7 +68,7 @@ final class ForwardSample {
                     in.close();
                     return;
                 }
-                Channel out = ((io.netty.channel.ChannelFuture) c).channel();
+                Channel out = ((ChannelFuture) c).channel();
                 if (!in.isActive()) {
                     out.close(); // the client left (or the deadline passed) while connecting
                     return;

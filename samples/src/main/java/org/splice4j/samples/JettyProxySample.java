@@ -2,11 +2,15 @@ package org.splice4j.samples;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentMap;
 
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -139,8 +143,8 @@ final class JettyProxySample {
             }
 
             @Override
-            protected DownstreamConnection newDownstreamConnection(org.eclipse.jetty.io.EndPoint endPoint,
-                    java.util.concurrent.ConcurrentMap<String, Object> context) {
+            protected DownstreamConnection newDownstreamConnection(EndPoint endPoint,
+                    ConcurrentMap<String, Object> context) {
                 // The client side of a tunnel: from the handshake timeout to the tunnel's idle timeout.
                 endPoint.setIdleTimeout(tunnelIdle);
                 return super.newDownstreamConnection(endPoint, context);
@@ -207,8 +211,8 @@ final class JettyProxySample {
 
         private static boolean isLocal(InetAddress a) {
             try {
-                return java.net.NetworkInterface.getByInetAddress(a) != null;
-            } catch (java.net.SocketException e) {
+                return NetworkInterface.getByInetAddress(a) != null;
+            } catch (SocketException e) {
                 return false;
             }
         }

@@ -3,8 +3,11 @@ package org.splice4j.samples;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceEndpoint;
@@ -53,7 +56,7 @@ final class RelaySample {
             return;
         }
         // Connects run here, off the accept thread, bounded in number: a slow target never stalls accepting.
-        java.util.concurrent.Executor connectors = BoundedPool.of("relay-connect", 32, 1024);
+        Executor connectors = BoundedPool.of("relay-connect", 32, 1024);
         try (ServerSocketChannel server = ServerSocketChannel.open()) {
             server.bind(listen, 1024);
             InetSocketAddress bound = (InetSocketAddress) server.getLocalAddress();
@@ -67,7 +70,7 @@ final class RelaySample {
                 try {
                     client = server.accept();
                     backoff.reset();
-                } catch (java.nio.channels.ClosedChannelException e) {
+                } catch (ClosedChannelException e) {
                     return;
                 } catch (IOException e) {
                     // EMFILE, ENFILE, ENOBUFS: the running tunnels go on; wait a little and try again.
@@ -76,7 +79,7 @@ final class RelaySample {
                 }
                 try {
                     connectors.execute(() -> relay(splicer, client, to));
-                } catch (java.util.concurrent.RejectedExecutionException e) {
+                } catch (RejectedExecutionException e) {
                     closeQuietly(client); // a flood of connects to a slow target: refuse this one
                 }
             }

@@ -6,16 +6,22 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Locale;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5PasswordAuthResponse;
@@ -32,6 +38,7 @@ import io.netty.handler.codec.socksx.v5.Socks5PasswordAuthRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5PasswordAuthStatus;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 
 /**
  * One client's SOCKS5 handshake: method selection, optional username/password, then CONNECT. A malformed message
@@ -53,7 +60,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
     /** Re-firing a replaced decoder's leftovers into its successor; a byte coming back here then is not SOCKS5. */
     private boolean refiring;
     /** Closes the client if the handshake is not over in time (greeting to relay start, DNS and connect included). */
-    private io.netty.util.concurrent.ScheduledFuture<?> deadline;
+    private ScheduledFuture<?> deadline;
 
     Socks5Handler(TunnelServer server, AllowList allow, String[] user, Executor resolver) {
         this.server = server;
@@ -94,8 +101,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
             return;
         }
         try {
-            if (msg instanceof io.netty.handler.codec.DecoderResultProvider
-                    && failed(((io.netty.handler.codec.DecoderResultProvider) msg).decoderResult())) {
+            if (msg instanceof DecoderResultProvider && failed(((DecoderResultProvider) msg).decoderResult())) {
                 refuse(ctx, null); // wrong version, truncated or inconsistent message: nothing sensible to answer
             } else if (msg instanceof Socks5InitialRequest) {
                 greeting(ctx, (Socks5InitialRequest) msg);
@@ -163,13 +169,13 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
      * the answer's timing tells a client nothing about how much of a guess was right.
      */
     private boolean credentialsMatch(String name, String password) {
-        boolean nameOk = java.security.MessageDigest.isEqual(utf8(user[0]), utf8(name));
-        boolean passwordOk = java.security.MessageDigest.isEqual(utf8(user[1]), utf8(password));
+        boolean nameOk = MessageDigest.isEqual(utf8(user[0]), utf8(name));
+        boolean passwordOk = MessageDigest.isEqual(utf8(user[1]), utf8(password));
         return nameOk & passwordOk;
     }
 
     private static byte[] utf8(String s) {
-        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     private void command(ChannelHandlerContext ctx, Socks5CommandRequest req) {
@@ -222,7 +228,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
                 }
                 return;
             }
-            Channel out = ((io.netty.channel.ChannelFuture) f).channel();
+            Channel out = ((ChannelFuture) f).channel();
             if (!in.isActive()) {
                 out.close(); // the client reset or the deadline passed while connecting
                 return;
@@ -266,7 +272,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
             return Socks5CommandStatus.HOST_UNREACHABLE;
         }
         if (cause instanceof ConnectException) {
-            String m = String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT);
+            String m = String.valueOf(cause.getMessage()).toLowerCase(Locale.ROOT);
             return m.contains("network is unreachable") ? Socks5CommandStatus.NETWORK_UNREACHABLE
                     : m.contains("no route") ? Socks5CommandStatus.HOST_UNREACHABLE
                     : Socks5CommandStatus.CONNECTION_REFUSED;
@@ -294,7 +300,7 @@ final class Socks5Handler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && !connecting) {
+        if (evt instanceof ChannelInputShutdownEvent && !connecting) {
             refuse(ctx, null); // the client ended its stream before finishing the handshake
             return;
         }

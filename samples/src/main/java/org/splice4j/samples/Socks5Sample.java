@@ -1,6 +1,7 @@
 package org.splice4j.samples;
 
 import java.net.InetSocketAddress;
+import java.util.concurrent.Executor;
 
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
@@ -60,7 +61,7 @@ final class Socks5Sample {
             throws InterruptedException {
         // Name resolution blocks, so it runs here, never on an event loop. Bounded: slow DNS must not make threads
         // without limit; past 16 busy threads and 1,024 waiting names a request is refused (general failure).
-        java.util.concurrent.Executor resolver = BoundedPool.of("socks5-resolver", 16, 1024);
+        Executor resolver = BoundedPool.of("socks5-resolver", 16, 1024);
         String what = "(SOCKS5, " + (user != null ? "username/password" : "no authentication") + ", allowed: "
                 + allow + ")";
         return server.bind("socks5", listen, what, ch -> {

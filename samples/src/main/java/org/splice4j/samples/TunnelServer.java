@@ -1,13 +1,20 @@
 package org.splice4j.samples;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -24,7 +31,9 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
 
 import org.splice4j.netty.SpliceRelay;
 import org.splice4j.spi.Splice;
@@ -44,10 +53,9 @@ final class TunnelServer implements AutoCloseable {
     private final Class<? extends Channel> clientClass;
     private final AtomicInteger tunnels = new AtomicInteger();
     private final AtomicInteger connections = new AtomicInteger();
-    private final java.util.concurrent.atomic.LongAdder refusedAtCap = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.AtomicBoolean shutdownStarted =
-            new java.util.concurrent.atomic.AtomicBoolean();
-    private final java.util.concurrent.CountDownLatch shutdownDone = new java.util.concurrent.CountDownLatch(1);
+    private final LongAdder refusedAtCap = new LongAdder();
+    private final AtomicBoolean shutdownStarted = new AtomicBoolean();
+    private final CountDownLatch shutdownDone = new CountDownLatch(1);
     private volatile Channel server;
 
     TunnelServer(String transport, SpliceRelay relay) {
@@ -125,7 +133,7 @@ final class TunnelServer implements AutoCloseable {
      * Closes {@code ch} when the handshake deadline passes; the caller cancels the returned future once the relay took
      * the channel. Null when there is no deadline.
      */
-    io.netty.util.concurrent.ScheduledFuture<?> handshakeDeadline(Channel ch) {
+    ScheduledFuture<?> handshakeDeadline(Channel ch) {
         long ms = limits.handshakeTimeout().toMillis();
         if (ms <= 0) {
             return null;
@@ -139,13 +147,12 @@ final class TunnelServer implements AutoCloseable {
      * Starts relaying {@code in} and {@code out} (with bytes read ahead from {@code in}) under the tunnel idle timeout,
      * and counts the tunnel. Call on {@code in}'s event loop.
      */
-    Future<SpliceResult> relay(Channel in, Channel out, io.netty.buffer.ByteBuf ahead) {
+    Future<SpliceResult> relay(Channel in, Channel out, ByteBuf ahead) {
         long idle = limits.idleTimeout().toMillis();
         if (idle > 0) {
             // No byte either way for this long ends the tunnel: SpliceRelay makes it the spliced session's idle
             // timeout, and the copying relay ends on its event.
-            in.pipeline().addFirst("idle", new io.netty.handler.timeout.IdleStateHandler(0, 0, idle,
-                    TimeUnit.MILLISECONDS));
+            in.pipeline().addFirst("idle", new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
         }
         return track(relay.start(in, out, ahead));
     }
@@ -173,17 +180,17 @@ final class TunnelServer implements AutoCloseable {
         if (bound == null || bound.getPort() != target.getPort()) {
             return false;
         }
-        java.net.InetAddress a = target.getAddress();
+        InetAddress a = target.getAddress();
         if (bound.getAddress().isAnyLocalAddress()) {
             return a.isAnyLocalAddress() || a.isLoopbackAddress() || isLocalInterface(a);
         }
         return a.isAnyLocalAddress() || a.equals(bound.getAddress());
     }
 
-    private static boolean isLocalInterface(java.net.InetAddress a) {
+    private static boolean isLocalInterface(InetAddress a) {
         try {
-            return java.net.NetworkInterface.getByInetAddress(a) != null;
-        } catch (java.net.SocketException e) {
+            return NetworkInterface.getByInetAddress(a) != null;
+        } catch (SocketException e) {
             return true; // cannot tell: refuse rather than risk a loop
         }
     }
@@ -206,10 +213,10 @@ final class TunnelServer implements AutoCloseable {
      * every spliced tunnel at once. Ours closes the default splicer after the grace period instead.
      */
     void runUntilShutdown(Duration grace) throws InterruptedException {
-        org.splice4j.spi.Splice.removeDefaultShutdownHook();
+        Splice.removeDefaultShutdownHook();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             shutdown(grace);
-            org.splice4j.spi.Splice.closeDefaultSplicer();
+            Splice.closeDefaultSplicer();
         }, "splice4j-sample-shutdown"));
         server.closeFuture().sync();
         group.terminationFuture().sync();

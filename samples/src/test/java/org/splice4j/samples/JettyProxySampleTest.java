@@ -3,14 +3,24 @@ package org.splice4j.samples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayInputStream;
+import java.io.Closeable;
+import java.io.File;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -89,20 +99,20 @@ class JettyProxySampleTest {
 
     @Test
     void aSilentClientIsClosedAtTheHandshakeTimeoutAndAnIdleTunnelAtTheIdleTimeout() throws Exception {
-        Limits limits = new Limits(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(700), 100);
+        Limits limits = new Limits(Duration.ofMillis(300), Duration.ofMillis(700), 100);
         Server proxy = JettyProxySample.build(new InetSocketAddress("127.0.0.1", 0), AllowList.loopbackOnly(),
                 bed.splicer, 4096, limits);
         proxy.start();
-        try (java.net.Socket silent = new java.net.Socket("127.0.0.1", port(proxy))) {
+        try (Socket silent = new Socket("127.0.0.1", port(proxy))) {
             silent.setSoTimeout(20_000); // a timeout fails the test: the proxy kept a silent client
             assertEquals(-1, silent.getInputStream().read(), "a silent client is closed at the handshake timeout");
             // A tunnel outlives the handshake timeout (its client side takes the idle timeout) and ends idle.
-            try (java.net.Socket client = new java.net.Socket("127.0.0.1", port(proxy))) {
+            try (Socket client = new Socket("127.0.0.1", port(proxy))) {
                 String authority = "127.0.0.1:" + ((InetSocketAddress) bed.target.getLocalAddress()).getPort();
                 client.getOutputStream().write(("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority
-                        + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-                try (java.nio.channels.SocketChannel server = bed.target.accept()) {
-                    String head = org.splice4j.spi.contract.RawHttp.readHead(client.getInputStream());
+                        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                try (SocketChannel server = bed.target.accept()) {
+                    String head = RawHttp.readHead(client.getInputStream());
                     assertTrue(head.startsWith("HTTP/1.1 200"), head);
                     client.setSoTimeout(20_000);
                     long opened = System.nanoTime();
@@ -118,7 +128,7 @@ class JettyProxySampleTest {
 
     @Test
     void aboveTheConnectionCapJettyStopsAcceptingUntilOneCloses() throws Exception {
-        Limits limits = new Limits(java.time.Duration.ofSeconds(30), Limits.DEFAULTS.idleTimeout(), 2);
+        Limits limits = new Limits(Duration.ofSeconds(30), Limits.DEFAULTS.idleTimeout(), 2);
         Server proxy = JettyProxySample.build(new InetSocketAddress("127.0.0.1", 0), AllowList.loopbackOnly(),
                 bed.splicer, 4096, limits);
         proxy.start();
@@ -127,23 +137,23 @@ class JettyProxySampleTest {
         int acceptors = ((ServerConnector) proxy.getConnectors()[0]).getAcceptors();
         String authority = "127.0.0.1:" + ((InetSocketAddress) bed.target.getLocalAddress()).getPort();
         byte[] connect = ("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n")
-                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        java.util.List<java.io.Closeable> open = new java.util.ArrayList<>();
-        java.net.Socket blocked = null;
+                .getBytes(StandardCharsets.US_ASCII);
+        List<Closeable> open = new ArrayList<>();
+        Socket blocked = null;
         int served = 0;
         try {
             // Tunnels until one is not answered: each answered one is accepted, counted and open until closed.
             for (int i = 0; i < 2 + acceptors + 1 && blocked == null; i++) {
-                java.net.Socket s = new java.net.Socket("127.0.0.1", port(proxy));
+                Socket s = new Socket("127.0.0.1", port(proxy));
                 open.add(s);
                 s.getOutputStream().write(connect);
                 s.setSoTimeout(3_000);
                 try {
-                    String head = org.splice4j.spi.contract.RawHttp.readHead(s.getInputStream());
+                    String head = RawHttp.readHead(s.getInputStream());
                     assertTrue(head.startsWith("HTTP/1.1 200"), head);
                     open.add(bed.target.accept());
                     served++;
-                } catch (java.net.SocketTimeoutException notAccepted) {
+                } catch (SocketTimeoutException notAccepted) {
                     blocked = s;
                 }
             }
@@ -152,11 +162,11 @@ class JettyProxySampleTest {
             open.remove(0).close(); // the first tunnel's client and server: the tunnel ends, a place is free
             open.remove(0).close();
             blocked.setSoTimeout(20_000);
-            String head = org.splice4j.spi.contract.RawHttp.readHead(blocked.getInputStream());
+            String head = RawHttp.readHead(blocked.getInputStream());
             assertTrue(head.startsWith("HTTP/1.1 200"), "served once a place is free: " + head);
             open.add(bed.target.accept());
         } finally {
-            for (java.io.Closeable c : open) {
+            for (Closeable c : open) {
                 c.close();
             }
             proxy.stop();
@@ -165,7 +175,7 @@ class JettyProxySampleTest {
 
     @Test
     void curlThroughASplicedConnectTunnel() throws Exception {
-        boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new java.io.File(p).canExecute());
+        boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new File(p).canExecute());
         if (!haveCurl) {
             assertTrue(System.getenv("CI") == null, "CI must have curl");
             Assumptions.abort("curl is not installed");
@@ -181,8 +191,8 @@ class JettyProxySampleTest {
             }
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, p.exitValue(), new String(p.getErrorStream().readAllBytes()));
-            assertEquals(Streams.readToEnd(new java.io.ByteArrayInputStream(body)),
-                    Streams.readToEnd(new java.io.ByteArrayInputStream(got)));
+            assertEquals(Streams.readToEnd(new ByteArrayInputStream(body)),
+                    Streams.readToEnd(new ByteArrayInputStream(got)));
             SpliceResult r = ended.poll(20, TimeUnit.SECONDS);
             assertTrue(r != null && r.splicedBytes() >= body.length - MiB, "tunnel spliced: " + r);
         } finally {
@@ -201,7 +211,7 @@ class JettyProxySampleTest {
                     HttpResponse.BodyHandlers.ofInputStream());
             assertEquals(200, r.statusCode());
             try (InputStream in = r.body()) {
-                assertEquals(Streams.readToEnd(new java.io.ByteArrayInputStream(body)), Streams.readToEnd(in));
+                assertEquals(Streams.readToEnd(new ByteArrayInputStream(body)), Streams.readToEnd(in));
             }
             SpliceResult spliced = ended.poll(20, TimeUnit.SECONDS);
             assertTrue(spliced != null && spliced.splicedBytes() >= body.length - MiB, "body spliced: " + spliced);
@@ -229,7 +239,7 @@ class JettyProxySampleTest {
     }
 
     private static int connect(int proxyPort, String authority) throws Exception {
-        try (java.net.Socket s = RawHttp.connect(proxyPort)) {
+        try (Socket s = RawHttp.connect(proxyPort)) {
             return RawHttp.connectTunnel(s, authority, new byte[0]);
         }
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ServerSocket;
@@ -23,12 +24,13 @@ import org.splice4j.netty.SpliceRelay;
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.contract.SpliceProviderContractTest;
 
 /** 2,000 spliced SOCKS5 connections leave no descriptor behind once the proxy and its splicer are closed. */
 class ProxiedConnectionLeakTest {
 
     private static long openFds() throws IOException {
-        return org.splice4j.spi.contract.SpliceProviderContractTest.openFdsForTests();
+        return SpliceProviderContractTest.openFdsForTests();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -36,7 +38,7 @@ class ProxiedConnectionLeakTest {
     void twoThousandConnectionsLeaveNoDescriptorBehind(String transport) throws Exception {
         Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"));
         ExecutorService clients = Executors.newFixedThreadPool(20);
-        try (ServerSocket echo = new ServerSocket(0, 100, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket echo = new ServerSocket(0, 100, InetAddress.getLoopbackAddress())) {
             Thread echoThread = new Thread(() -> {
                 ExecutorService handlers = Executors.newCachedThreadPool();
                 while (!echo.isClosed()) {

@@ -8,14 +8,21 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Assumptions;
@@ -92,7 +99,7 @@ class SamplesJarIT {
                     client.write(StandardCharsets.US_ASCII.encode("CONNECT " + authority + " HTTP/1.1\r\nHost: "
                             + authority + "\r\n\r\n"));
                     try (SocketChannel server = accept(target)) {
-                        String head = RawHttp.readHead(java.nio.channels.Channels.newInputStream(client));
+                        String head = RawHttp.readHead(Channels.newInputStream(client));
                         assertTrue(head.startsWith("HTTP/1.1 200"), head);
                         relay32MiB(client, server, 12);
                     }
@@ -107,8 +114,7 @@ class SamplesJarIT {
 
     /** 32 MiB from {@code client} through the sample to {@code server}, checked by SHA-256. */
     private static void relay32MiB(SocketChannel client, SocketChannel server, long seed) throws Exception {
-        java.util.concurrent.FutureTask<Streams.Received> read =
-                new java.util.concurrent.FutureTask<>(() -> Streams.readToEnd(server));
+        FutureTask<Streams.Received> read = new FutureTask<>(() -> Streams.readToEnd(server));
         Thread reader = new Thread(read, "it-reader");
         reader.setDaemon(true);
         reader.start();
@@ -141,7 +147,7 @@ class SamplesJarIT {
                     int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
                     try (SocketChannel client = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
                          SocketChannel server = accept(target)) {
-                        client.write(java.nio.ByteBuffer.wrap("ping".getBytes(StandardCharsets.US_ASCII)));
+                        client.write(ByteBuffer.wrap("ping".getBytes(StandardCharsets.US_ASCII)));
                         assertEquals(4, Streams.readExactly(server, 4).length); // the tunnel runs (spliced)
                         sigterm(p); // not destroy(): it would close our end of the sample's stdout
                         String shutdown = out.readLine(); // printed once the sample stopped accepting
@@ -212,7 +218,7 @@ class SamplesJarIT {
                 int port = Integer.parseInt(line.split(" ")[3].split(":")[1]);
                 running = new SocketChannel[] {SocketChannel.open(new InetSocketAddress("127.0.0.1", port)),
                         accept(target)};
-                running[0].write(java.nio.ByteBuffer.wrap("before".getBytes(StandardCharsets.US_ASCII)));
+                running[0].write(ByteBuffer.wrap("before".getBytes(StandardCharsets.US_ASCII)));
                 assertEquals("before", new String(Streams.readExactly(running[1], 6), StandardCharsets.US_ASCII));
                 // Exhaust the relay's descriptors: its limit becomes its lowest free descriptor number, so the next
                 // accept fails with EMFILE (as root, prlimit sets another process's limits).
@@ -222,7 +228,7 @@ class SamplesJarIT {
                     assertTrue(err.contains("Too many open files"), err);
                     assertTrue(p.isAlive(), "EMFILE at accept must not end the relay: " + err);
                     // The running tunnel goes on.
-                    running[0].write(java.nio.ByteBuffer.wrap("during".getBytes(StandardCharsets.US_ASCII)));
+                    running[0].write(ByteBuffer.wrap("during".getBytes(StandardCharsets.US_ASCII)));
                     assertEquals("during", new String(Streams.readExactly(running[1], 6), StandardCharsets.US_ASCII));
                     // (The waiting client may still get in while the limit is low, if the JVM frees a descriptor of
                     // its own, and then be closed for want of one to connect with: either way it is not served.)
@@ -231,15 +237,15 @@ class SamplesJarIT {
                 setFdLimit(p.pid(), 4096);
                 target.socket().setSoTimeout(20_000); // a SocketTimeoutException fails the test
                 try (SocketChannel again = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
-                    again.write(java.nio.ByteBuffer.wrap("after".getBytes(StandardCharsets.US_ASCII)));
+                    again.write(ByteBuffer.wrap("after".getBytes(StandardCharsets.US_ASCII)));
                     boolean relayed = false;
                     for (int i = 0; i < 3 && !relayed; i++) {
-                        try (java.net.Socket server = target.socket().accept()) {
+                        try (Socket server = target.socket().accept()) {
                             // The client that waited through the exhaustion may come first, with nothing to say.
                             server.setSoTimeout(3_000);
                             byte[] got = server.getInputStream().readNBytes(5);
                             relayed = "after".equals(new String(got, StandardCharsets.US_ASCII));
-                        } catch (java.net.SocketTimeoutException silent) {
+                        } catch (SocketTimeoutException silent) {
                             // that was the earlier client
                         }
                     }
@@ -340,7 +346,7 @@ class SamplesJarIT {
     private static SocketChannel accept(ServerSocketChannel listener, Process p, Path errFile) throws Exception {
         try {
             return accept(listener);
-        } catch (java.net.SocketTimeoutException e) {
+        } catch (SocketTimeoutException e) {
             StringBuilder fds = new StringBuilder();
             try (var list = Files.list(Path.of("/proc", Long.toString(p.pid()), "fd"))) {
                 for (Path f : (Iterable<Path>) list::iterator) {
@@ -376,7 +382,7 @@ class SamplesJarIT {
      * number plus {@code room} would leave less room when the numbers above it are not all free.
      */
     private static int limitLeavingRoom(long pid, int room) throws IOException {
-        java.util.Set<Integer> used = new java.util.HashSet<>();
+        Set<Integer> used = new HashSet<>();
         try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             fds.forEach(f -> used.add(Integer.parseInt(f.getFileName().toString())));
         }

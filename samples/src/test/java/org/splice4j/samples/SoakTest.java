@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ServerSocket;
@@ -14,9 +15,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -45,7 +48,7 @@ class SoakTest {
     private static String snapshot() throws IOException {
         System.gc();
         Runtime rt = Runtime.getRuntime();
-        java.util.Map<String, Long> kinds = SpliceProviderContractTest.fdKinds();
+        Map<String, Long> kinds = SpliceProviderContractTest.fdKinds();
         return "descriptors " + SpliceProviderContractTest.openFdsForTests() + " (pipes "
                 + kinds.getOrDefault("pipe", 0L) + ", sockets " + kinds.getOrDefault("socket", 0L) + "), heap used " + (rt.totalMemory() - rt.freeMemory()) / 1024
                 + " KiB";
@@ -55,7 +58,7 @@ class SoakTest {
     void churnAndBulkThroughSocks5AndJettyProxy() throws Exception {
         Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux"));
         ExecutorService pool = Executors.newCachedThreadPool();
-        try (ServerSocket echo = new ServerSocket(0, 200, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket echo = new ServerSocket(0, 200, InetAddress.getLoopbackAddress())) {
             pool.execute(() -> {
                 while (!echo.isClosed()) {
                     try {
@@ -68,7 +71,7 @@ class SoakTest {
                                 // the client went away
                             }
                         });
-                    } catch (IOException | java.util.concurrent.RejectedExecutionException e) {
+                    } catch (IOException | RejectedExecutionException e) {
                         return;
                     }
                 }

@@ -2,13 +2,16 @@ package org.splice4j.samples;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Arrays;
 import java.util.Locale;
 
 import org.junit.jupiter.api.AfterAll;
@@ -32,7 +35,7 @@ class Socks5BadInputTest {
         server = new TunnelServer("nio", new SpliceRelay());
         proxy = Socks5Sample.start(server, new InetSocketAddress("127.0.0.1", 0), AllowList.loopbackOnly(),
                 new String[] {"bob", "pw"});
-        echo = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        echo = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread t = new Thread(() -> {
             while (!echo.isClosed()) {
                 try (Socket s = echo.accept()) {
@@ -107,8 +110,8 @@ class Socks5BadInputTest {
         byte[] reply = exchange(concat(GREETING, b(1, 3, 'b', 'o', 'b', 2, 'n', 'o')));
         // RFC 1929: any status but 0 is a failure, and the server closes (readAllBytes ended).
         assertEquals(4, reply.length);
-        assertArrayEquals(b(5, 2, 1), java.util.Arrays.copyOf(reply, 3));
-        org.junit.jupiter.api.Assertions.assertNotEquals(0, reply[3]);
+        assertArrayEquals(b(5, 2, 1), Arrays.copyOf(reply, 3));
+        assertNotEquals(0, reply[3]);
     }
 
     @Test
@@ -156,6 +159,6 @@ class Socks5BadInputTest {
         // method reply (2) + auth reply (2) + CONNECT reply (10 for IPv4, 22 for IPv6), then the echo.
         assertEquals(0, reply[5], "succeeded");
         int header = 4 + (reply[7] == 4 ? 22 : 10);
-        assertArrayEquals(payload, java.util.Arrays.copyOfRange(reply, header, reply.length));
+        assertArrayEquals(payload, Arrays.copyOfRange(reply, header, reply.length));
     }
 }

@@ -16,6 +16,10 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import io.netty.util.ReferenceCountUtil;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+
+import org.splice4j.netty.SpliceRelay;
 
 /**
  * Fuzzes the SOCKS5 handshake (greeting, RFC 1929 username/password, request) through the pipeline
@@ -44,12 +48,12 @@ class Socks5HandshakeFuzzTest {
      */
     private static TunnelServer server;
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void startServer() {
-        server = new TunnelServer("nio", new org.splice4j.netty.SpliceRelay());
+        server = new TunnelServer("nio", new SpliceRelay());
     }
 
-    @org.junit.jupiter.api.AfterAll
+    @AfterAll
     static void stopServer() {
         server.close();
     }

@@ -7,13 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -110,7 +114,7 @@ class Socks5LimitsTest {
     void aTunnelToASinkThatNeverReadsEndsAtTheIdleTimeout(String transport, boolean splice) throws Exception {
         Limits limits = new Limits(Duration.ofSeconds(10), Duration.ofMillis(500), 100);
         try (TunnelServer server = server(transport, splice, limits);
-             ServerSocket sink = new ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress())) {
+             ServerSocket sink = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
             InetSocketAddress proxy = Socks5Sample.start(server, new InetSocketAddress("127.0.0.1", 0),
                     AllowList.loopbackOnly(), null);
             try (Socket s = new Socket(proxy.getAddress(), proxy.getPort())) {
@@ -203,7 +207,7 @@ class Socks5LimitsTest {
     void clientsResettingBeforeTheReplyLeaveNoUpstreamConnectionOpen(String transport) throws Exception {
         for (boolean splice : new boolean[] {true, false}) {
             try (TunnelServer server = server(transport, splice, Limits.DEFAULTS);
-                 ServerSocket target = new ServerSocket(0, 1000, java.net.InetAddress.getLoopbackAddress())) {
+                 ServerSocket target = new ServerSocket(0, 1000, InetAddress.getLoopbackAddress())) {
                 InetSocketAddress proxy = Socks5Sample.start(server, new InetSocketAddress("127.0.0.1", 0),
                         AllowList.loopbackOnly(), null);
                 int clients = 200;
@@ -221,7 +225,7 @@ class Socks5LimitsTest {
                     Socket up;
                     try {
                         up = target.accept();
-                    } catch (java.net.SocketTimeoutException noMore) {
+                    } catch (SocketTimeoutException noMore) {
                         break; // the proxy made no further connection for 2 s
                     }
                     accepted++;
@@ -245,7 +249,7 @@ class Socks5LimitsTest {
                                 target.address());
                         byte[] early = "17 bytes and FIN!".getBytes();
                         try (SocketChannel client = SocketChannel.open(at)) {
-                            client.write(java.nio.ByteBuffer.wrap(early));
+                            client.write(ByteBuffer.wrap(early));
                             client.shutdownOutput(); // while the forwarder still waits for the target's handshake
                             try (Socket up = target.acceptAfterFreeing()) {
                                 up.setSoTimeout(20_000);
@@ -253,12 +257,11 @@ class Socks5LimitsTest {
                                 int n;
                                 try {
                                     n = up.getInputStream().readNBytes(got, 0, early.length);
-                                } catch (java.net.SocketTimeoutException e) {
+                                } catch (SocketTimeoutException e) {
                                     throw new AssertionError(transport + ", splice=" + splice + ": nothing arrived at "
                                             + up + "; fillers " + target.fillers, e);
                                 }
-                                assertArrayEquals(early, java.util.Arrays.copyOf(got, n),
-                                        transport + ", splice=" + splice);
+                                assertArrayEquals(early, Arrays.copyOf(got, n), transport + ", splice=" + splice);
                                 assertEquals(-1, up.getInputStream().read(), transport + ", splice=" + splice
                                         + ": the client's FIN must follow its bytes");
                             }
@@ -275,7 +278,7 @@ class Socks5LimitsTest {
      * {@link #acceptAfterFreeing()} made room.
      */
     private static final class SlowTarget implements AutoCloseable {
-        private final ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        private final ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         private final List<Socket> fillers = new ArrayList<>();
 
         SlowTarget() throws IOException {

@@ -13,6 +13,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
+import io.netty.util.ReferenceCountUtil;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -85,7 +86,7 @@ class Socks5RefusalTest {
         assertEquals(0, in.refCnt(), "the client's bytes were released");
         assertFalse(ch.isOpen(), "a refusal closes the connection");
         for (Object out; (out = ch.readOutbound()) != null; ) {
-            io.netty.util.ReferenceCountUtil.release(out);
+            ReferenceCountUtil.release(out);
         }
         ch.finishAndReleaseAll();
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -204,7 +205,7 @@ class Socks5SampleTest {
 
     @Test
     void curlFetchesThroughTheProxyWithRemoteNameResolution() throws Exception {
-        boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new java.io.File(p).canExecute());
+        boolean haveCurl = Stream.of("/usr/bin/curl", "/bin/curl").anyMatch(p -> new File(p).canExecute());
         if (!haveCurl) {
             // CI installs curl (.ci/run); elsewhere the test says why it did not run.
             assertTrue(System.getenv("CI") == null, "CI must have curl");

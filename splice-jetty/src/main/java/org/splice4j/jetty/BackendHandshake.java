@@ -8,12 +8,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
 
 /**
  * The server half of an Upgrade tunnel: connect to the server, send it the client's upgrade request in origin form,
@@ -22,9 +25,6 @@ import org.eclipse.jetty.http.HttpFields;
  */
 final class BackendHandshake implements AutoCloseable {
 
-    /** Request headers that concern only the hop from the client to the proxy. Upgrade and Connection stay. */
-    private static final Set<String> HOP_BY_HOP = Set.of("proxy-connection", "proxy-authorization", "keep-alive",
-            "te", "trailer", "transfer-encoding", "proxy-authenticate");
     /** The size cap of one response head: a server past it is not answering HTTP. */
     static final int MAX_HEAD = 16 * 1024;
     /**
@@ -76,7 +76,7 @@ final class BackendHandshake implements AutoCloseable {
         if (left <= 0) {
             throw new SocketTimeoutException("the server did not complete its handshake within the deadline");
         }
-        return Math.max(1, java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(left));
+        return Math.max(1, TimeUnit.NANOSECONDS.toMillis(left));
     }
 
     /** A blocking read that returns by the deadline, however slowly the server sends. */
@@ -91,8 +91,8 @@ final class BackendHandshake implements AutoCloseable {
      */
     void sendRequest(String method, String pathAndQuery, String authority, HttpFields headers, String via)
             throws IOException {
-        Set<String> named = new java.util.HashSet<>();
-        for (String token : headers.getCSV(org.eclipse.jetty.http.HttpHeader.CONNECTION, false)) {
+        Set<String> named = new HashSet<>();
+        for (String token : headers.getCSV(HttpHeader.CONNECTION, false)) {
             named.add(token.toLowerCase(Locale.ROOT));
         }
         named.remove("upgrade");
@@ -100,7 +100,8 @@ final class BackendHandshake implements AutoCloseable {
                 .append(" HTTP/1.1\r\nHost: ").append(authority).append("\r\nConnection: Upgrade\r\n");
         for (HttpField f : headers) {
             String name = f.getLowerCaseName();
-            if (!HOP_BY_HOP.contains(name) && !named.contains(name) && !name.equals("host")
+            // Request headers that concern only the hop from the client to the proxy stay here; Upgrade goes on.
+            if (!HopByHopHeaders.UPGRADE_REQUEST.contains(name) && !named.contains(name) && !name.equals("host")
                     && !name.equals("connection")) {
                 head.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
             }

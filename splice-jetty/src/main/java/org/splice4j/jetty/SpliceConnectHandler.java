@@ -28,7 +28,7 @@ import org.splice4j.spi.Splicer;
 public class SpliceConnectHandler extends ConnectHandler {
 
     /** Context key under which the upstream connection leaves the tunnel for the downstream one. */
-    private static final String TUNNEL = SplicedTunnel.class.getName();
+    private static final String TUNNEL = SplicedSockets.class.getName();
 
     private final LongAdder spliced = new LongAdder();
     private final LongAdder stock = new LongAdder();
@@ -90,14 +90,14 @@ public class SpliceConnectHandler extends ConnectHandler {
     protected UpstreamConnection newUpstreamConnection(EndPoint endPoint, ConnectContext connectContext) {
         Splicer splicer = choice.splicer;
         EndPoint clientSide = connectContext.getEndPoint();
-        if (splicer == null || SplicedTunnel.spliceableSocket(clientSide) == null
-                || SplicedTunnel.spliceableSocket(endPoint) == null) {
+        if (splicer == null || SplicedSockets.spliceableSocket(clientSide) == null
+                || SplicedSockets.spliceableSocket(endPoint) == null) {
             stock.increment();
             return super.newUpstreamConnection(endPoint, connectContext);
         }
         // The client's pipelined bytes are not known yet: Jetty writes them upstream before the takeover.
-        SplicedTunnel tunnel = new SplicedTunnel(splicer,
-                SplicedTunnel.Side.of(clientSide, null), SplicedTunnel.Side.of(endPoint, null));
+        SplicedSockets tunnel = new SplicedSockets(splicer,
+                SplicedSockets.Socket.of(clientSide, null), SplicedSockets.Socket.of(endPoint, null));
         connectContext.getContext().put(TUNNEL, tunnel);
         return new SplicedUpstreamConnection(endPoint, connectContext, tunnel);
     }
@@ -105,7 +105,7 @@ public class SpliceConnectHandler extends ConnectHandler {
     @Override
     protected DownstreamConnection newDownstreamConnection(EndPoint endPoint, ConcurrentMap<String, Object> context) {
         Object tunnel = context.get(TUNNEL);
-        if (tunnel instanceof SplicedTunnel t) {
+        if (tunnel instanceof SplicedSockets t) {
             return new SplicedDownstreamConnection(endPoint, context, t);
         }
         return super.newDownstreamConnection(endPoint, context);
@@ -118,11 +118,11 @@ public class SpliceConnectHandler extends ConnectHandler {
     protected class SplicedUpstreamConnection extends UpstreamConnection {
         private static final int JETTY_ASKED = 1;
         private static final int STOCK_PATH = 2;
-        private final SplicedTunnel tunnel;
+        private final SplicedSockets tunnel;
         /** Which of the two conditions for a stock read hold; the read is asked for once, when both do. */
         private final AtomicInteger stockRead = new AtomicInteger();
 
-        protected SplicedUpstreamConnection(EndPoint endPoint, ConnectContext context, SplicedTunnel tunnel) {
+        protected SplicedUpstreamConnection(EndPoint endPoint, ConnectContext context, SplicedSockets tunnel) {
             super(endPoint, SpliceConnectHandler.this.getExecutor(), SpliceConnectHandler.this.getByteBufferPool(), context);
             this.tunnel = tunnel;
         }
@@ -161,11 +161,11 @@ public class SpliceConnectHandler extends ConnectHandler {
      * user space, and that is where the splicer takes over.
      */
     protected class SplicedDownstreamConnection extends DownstreamConnection {
-        private final SplicedTunnel tunnel;
+        private final SplicedSockets tunnel;
         private boolean started;
 
         protected SplicedDownstreamConnection(EndPoint endPoint, ConcurrentMap<String, Object> context,
-                                              SplicedTunnel tunnel) {
+                                              SplicedSockets tunnel) {
             super(endPoint, SpliceConnectHandler.this.getExecutor(), SpliceConnectHandler.this.getByteBufferPool(), context);
             this.tunnel = tunnel;
         }

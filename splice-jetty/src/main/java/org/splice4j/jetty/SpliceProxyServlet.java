@@ -2,16 +2,20 @@ package org.splice4j.jetty;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.lang.reflect.Field;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -26,8 +30,10 @@ import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.QuietException;
 import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 
@@ -70,9 +76,6 @@ public class SpliceProxyServlet extends ProxyServlet {
     public static final String THRESHOLD_PARAM = "spliceThreshold";
     /** Its default, 1 MiB: below that, a new connection per response costs more than splicing saves. */
     public static final long DEFAULT_THRESHOLD = 1 << 20;
-
-    private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "transfer-encoding",
-            "proxy-connection", "te", "trailer", "upgrade", "content-length");
 
     private final LongAdder splicedResponses = new LongAdder();
     private Splicer configured;
@@ -149,8 +152,7 @@ public class SpliceProxyServlet extends ProxyServlet {
     }
 
     /** Why the servlet's client did not connect: {@link #allowConnectTo} said no. Answered with 403. */
-    static final class DestinationRefusedException extends java.net.ConnectException
-            implements org.eclipse.jetty.io.QuietException {
+    static final class DestinationRefusedException extends ConnectException implements QuietException {
         DestinationRefusedException(InetSocketAddress address, Throwable cause) {
             super("destination not allowed: " + address);
             initCause(cause);
@@ -229,10 +231,10 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             ByteBuffer prefix = responseHead(proxyResponse, chunk);
-            SplicedTunnel tunnel;
+            SplicedSockets tunnel;
             try {
-                tunnel = new SplicedTunnel(splicer, SplicedTunnel.Side.of(ends[0], null),
-                        SplicedTunnel.Side.of(ends[1], prefix));
+                tunnel = new SplicedSockets(splicer, SplicedSockets.Socket.of(ends[0], null),
+                        SplicedSockets.Socket.of(ends[1], prefix));
             } catch (IllegalArgumentException closedMeanwhile) {
                 stock(proxyResponse, source, chunk);
                 return;
@@ -264,9 +266,9 @@ public class SpliceProxyServlet extends ProxyServlet {
             // sometimes does, mid-body). The tunnel ends when the client, told Connection: close, closes after the
             // body and the server closes in turn.
             // Server stop, or any other close of the client's connection by Jetty, ends the session.
-            ends[0].getConnection().addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+            ends[0].getConnection().addEventListener(new Connection.Listener() {
                 @Override
-                public void onClosed(org.eclipse.jetty.io.Connection connection) {
+                public void onClosed(Connection connection) {
                     tunnel.closedByJetty();
                 }
             });
@@ -327,6 +329,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return null;
             }
             ServletContextRequest servletRequest = ServletContextRequest.getServletContextRequest(request);
+            // The server's Response.Wrapper in full: the imported Response is Jetty's HTTP client's.
             if (servletRequest == null || response != servletRequest.getServletApiResponse()
                     || servletRequest.getServletContextResponse().getWrapped()
                             instanceof org.eclipse.jetty.server.Response.Wrapper) {
@@ -339,7 +342,8 @@ public class SpliceProxyServlet extends ProxyServlet {
             EndPoint clientEnd = client.getConnection().getEndPoint();
             EndPoint serverEnd = proxyResponse.getRequest() instanceof HttpRequest r
                     ? (EndPoint) r.getConversation().getAttribute(EndPoint.class.getName()) : null;
-            if (SplicedTunnel.spliceableSocket(clientEnd) == null || SplicedTunnel.spliceableSocket(serverEnd) == null) {
+            if (SplicedSockets.spliceableSocket(clientEnd) == null
+                    || SplicedSockets.spliceableSocket(serverEnd) == null) {
                 return null;
             }
             return new EndPoint[] {clientEnd, serverEnd};
@@ -352,7 +356,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                     .append("\r\n");
             // ProxyServlet's onServerResponseHeaders already copied (and filtered) the server's headers here.
             for (String name : response.getHeaderNames()) {
-                if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
+                if (!HopByHopHeaders.SPLICED_RESPONSE_HEAD.contains(name.toLowerCase(Locale.ROOT))) {
                     for (String value : response.getHeaders(name)) {
                         head.append(name).append(": ").append(value).append("\r\n");
                     }
@@ -384,7 +388,7 @@ public class SpliceProxyServlet extends ProxyServlet {
      */
     private static long liftTimeout(Response proxyResponse) {
         try {
-            java.lang.reflect.Field f = timeoutField();
+            Field f = timeoutField();
             long before = f.getLong(proxyResponse.getRequest());
             f.setLong(proxyResponse.getRequest(), Long.MAX_VALUE);
             return before;
@@ -404,22 +408,22 @@ public class SpliceProxyServlet extends ProxyServlet {
         }
     }
 
-    private static java.lang.reflect.Field timeoutField() throws ReflectiveOperationException {
-        java.lang.reflect.Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
+    private static Field timeoutField() throws ReflectiveOperationException {
+        Field f = HttpRequest.class.getDeclaredField("timeoutNanoTime");
         f.setAccessible(true);
         return f;
     }
 
     /** Completes the exchange when Jetty reports the (expected) close of a spliced response's client connection. */
-    private static final class CompleteOnError implements jakarta.servlet.AsyncListener {
-        private final java.util.function.BooleanSupplier spliced;
+    private static final class CompleteOnError implements AsyncListener {
+        private final BooleanSupplier spliced;
 
-        CompleteOnError(java.util.function.BooleanSupplier spliced) {
+        CompleteOnError(BooleanSupplier spliced) {
             this.spliced = spliced;
         }
 
         @Override
-        public void onError(jakarta.servlet.AsyncEvent event) {
+        public void onError(AsyncEvent event) {
             if (!spliced.getAsBoolean()) {
                 return; // the response went the stock way after all
             }
@@ -431,21 +435,21 @@ public class SpliceProxyServlet extends ProxyServlet {
         }
 
         @Override
-        public void onComplete(jakarta.servlet.AsyncEvent event) {
+        public void onComplete(AsyncEvent event) {
         }
 
         @Override
-        public void onTimeout(jakarta.servlet.AsyncEvent event) {
+        public void onTimeout(AsyncEvent event) {
         }
 
         @Override
-        public void onStartAsync(jakarta.servlet.AsyncEvent event) {
+        public void onStartAsync(AsyncEvent event) {
         }
     }
 
     /** Why the client exchange of a spliced response was aborted: not a failure, and never logged. */
     static final class SplicedResponseException extends IOException
-            implements org.eclipse.jetty.io.QuietException {
+            implements QuietException {
         SplicedResponseException() {
             super("the response body was handed to the splicer", null);
         }

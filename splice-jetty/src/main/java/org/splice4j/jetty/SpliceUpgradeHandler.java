@@ -2,13 +2,16 @@ package org.splice4j.jetty;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 import org.eclipse.jetty.http.HttpHeader;
@@ -19,8 +22,10 @@ import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpStream;
+import org.eclipse.jetty.server.NetworkConnector;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.AsciiLowerCaseSet;
@@ -61,9 +66,6 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
 
     private static final System.Logger LOG = System.getLogger(SpliceUpgradeHandler.class.getName());
     private static final int MAX_RELAYED_BODY = 64 * 1024;
-    /** Response headers that concern only the hop from the server to the proxy. */
-    private static final Set<String> HOP_BY_HOP = Set.of("keep-alive", "proxy-connection", "transfer-encoding",
-            "te", "trailer", "proxy-authenticate", "content-length");
 
     private final IncludeExclude<String> hosts = new IncludeExclude<>(AsciiLowerCaseSet.class);
     private final LongAdder spliced = new LongAdder();
@@ -172,7 +174,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return super.handle(request, response, callback);
         }
         EndPoint clientSide = request.getConnectionMetaData().getConnection().getEndPoint();
-        if (SplicedTunnel.spliceableSocket(clientSide) == null) {
+        if (SplicedSockets.spliceableSocket(clientSide) == null) {
             return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
         }
         // This thread is Jetty's: from here until the tunnel opens or the client has its answer, one deadline.
@@ -221,15 +223,16 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             response.setStatus(HttpStatus.SWITCHING_PROTOCOLS_101);
             SocketChannel serverChannel = server.handOver();
             handedOver = true;
-            TunnelConnection tunnel = new TunnelConnection(clientSide, serverChannel, server.readAhead());
+            UpgradedClientConnection upgraded = new UpgradedClientConnection(clientSide, serverChannel,
+                    server.readAhead());
             // If the 101 cannot be written (the client went away), Jetty never opens the tunnel: close the server.
             Request.addCompletionListener(request, failure -> {
                 if (failure != null) {
-                    tunnel.closeServerUnlessOpened();
+                    upgraded.closeServerUnlessOpened();
                 }
             });
             // Jetty upgrades the client's endpoint to this connection once the 101 is written; it then opens it.
-            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
+            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, upgraded);
             callback.succeeded();
         } catch (IOException e) {
             LOG.log(Level.DEBUG, "splice4j: upgrade tunnel to " + address + " failed during its handshake", e);
@@ -274,8 +277,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return false;
         }
         boolean ourPort = false;
-        for (org.eclipse.jetty.server.Connector c : getServer().getConnectors()) {
-            if (c instanceof org.eclipse.jetty.server.NetworkConnector n && n.getLocalPort() == port) {
+        for (Connector c : getServer().getConnectors()) {
+            if (c instanceof NetworkConnector n && n.getLocalPort() == port) {
                 ourPort = true;
             }
         }
@@ -283,8 +286,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             return false;
         }
         try {
-            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
-                if (a.isLoopbackAddress() || a.isAnyLocalAddress() || java.net.NetworkInterface.getByInetAddress(a) != null) {
+            for (InetAddress a : InetAddress.getAllByName(host)) {
+                if (a.isLoopbackAddress() || a.isAnyLocalAddress() || NetworkInterface.getByInetAddress(a) != null) {
                     return true;
                 }
             }
@@ -318,7 +321,8 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         response.getHeaders().remove(HttpHeader.DATE);
         response.getHeaders().remove(HttpHeader.SERVER);
         for (String[] f : head.fields()) {
-            if (!HOP_BY_HOP.contains(f[0].toLowerCase(Locale.ROOT))) {
+            // Response headers that concern only the hop from the server to the proxy stay here.
+            if (!HopByHopHeaders.UPGRADE_RESPONSE.contains(f[0].toLowerCase(Locale.ROOT))) {
                 response.getHeaders().add(f[0], f[1]);
             }
         }
@@ -351,15 +355,15 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
      * What the client's endpoint becomes after the 101: a connection that never reads. On open it hands both sockets
      * to the splicer, or to the copying relay when splicing is off or refused.
      */
-    private final class TunnelConnection extends AbstractConnection implements Connection.UpgradeTo {
+    private final class UpgradedClientConnection extends AbstractConnection implements Connection.UpgradeTo {
         private final SocketChannel server;
         private final ByteBuffer serverReadAhead;
         private ByteBuffer clientReadAhead;
-        private volatile SplicedTunnel tunnel;
+        private volatile SplicedSockets tunnel;
         private volatile boolean closed;
-        private final java.util.concurrent.atomic.AtomicBoolean opened = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean opened = new AtomicBoolean();
 
-        TunnelConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
+        UpgradedClientConnection(EndPoint endPoint, SocketChannel server, ByteBuffer serverReadAhead) {
             super(endPoint, Runnable::run);
             this.server = server;
             this.serverReadAhead = serverReadAhead;
@@ -411,13 +415,14 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
 
         private boolean start(Splicer splicer) {
-            SplicedTunnel.Side client;
+            SplicedSockets.Socket client;
             try {
-                client = SplicedTunnel.Side.of(getEndPoint(), clientReadAhead);
+                client = SplicedSockets.Socket.of(getEndPoint(), clientReadAhead);
             } catch (IllegalArgumentException closedMeanwhile) {
                 return false;
             }
-            SplicedTunnel t = new SplicedTunnel(splicer, client, SplicedTunnel.Side.ofOwned(server, serverReadAhead));
+            SplicedSockets t = new SplicedSockets(splicer, client,
+                    SplicedSockets.Socket.ofOwned(server, serverReadAhead));
             tunnel = t;
             if (!t.start()) {
                 return false;
@@ -435,14 +440,14 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
 
         @Override
-        public boolean onIdleExpired(java.util.concurrent.TimeoutException timeout) {
+        public boolean onIdleExpired(TimeoutException timeout) {
             return false; // the relay enforces the idle timeout
         }
 
         @Override
         public void onClose(Throwable cause) {
             closed = true;
-            SplicedTunnel t = tunnel;
+            SplicedSockets t = tunnel;
             if (t != null) {
                 t.closedByJetty();
             }

@@ -6,7 +6,8 @@
  *   kernel relays once the 200 is sent;</li>
  *   <li>{@link org.splice4j.jetty.SpliceUpgradeHandler}: HTTP/1.1 Upgrade (WebSocket over {@code ws://}) tunnels
  *   through a forward proxy, which stock {@code ProxyServlet} does not offer;</li>
- *   <li>{@code org.splice4j.jetty.ee10.SpliceProxyServlet}: large pass-through response bodies spliced.</li>
+ *   <li>{@link org.splice4j.jetty.SpliceProxyServlet}: large pass-through response bodies spliced (the one class that
+ *   needs Jetty's ee10 {@code ProxyServlet}, an optional dependency).</li>
  * </ul>
  *
  * Each splices only when {@code splice4j.enabled=true} and a provider is available, and only sockets that carry

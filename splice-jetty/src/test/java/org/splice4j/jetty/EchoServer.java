@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 
 import org.splice4j.spi.contract.Peers;
 
@@ -51,15 +52,14 @@ final class EchoServer implements AutoCloseable {
     }
 
     /** Waits until every accepted connection is closed; false if some are still open after the timeout. */
-    synchronized boolean awaitNoConnections(long timeout, java.util.concurrent.TimeUnit unit)
-            throws InterruptedException {
+    synchronized boolean awaitNoConnections(long timeout, TimeUnit unit) throws InterruptedException {
         long deadline = System.nanoTime() + unit.toNanos(timeout);
         while (connections > 0) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 return false;
             }
-            java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+            TimeUnit.NANOSECONDS.timedWait(this, left);
         }
         return true;
     }

@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
@@ -25,6 +27,8 @@ import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.ConnectHandler;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,9 +37,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceListener;
+import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceSession;
+import org.splice4j.spi.Splicer;
 import org.splice4j.spi.contract.EndedSessions;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.RawHttp;
@@ -124,9 +131,8 @@ class SpliceConnectHandlerTest {
     @Test
     void tlsBetweenClientAndProxyTakesTheStockPath() throws Exception {
         SpliceConnectHandler handler = spliced();
-        org.eclipse.jetty.server.Server server = new org.eclipse.jetty.server.Server();
-        org.eclipse.jetty.server.ServerConnector tls =
-                new org.eclipse.jetty.server.ServerConnector(server, Backend.serverTls());
+        Server server = new Server();
+        ServerConnector tls = new ServerConnector(server, Backend.serverTls());
         tls.setHost("127.0.0.1");
         server.addConnector(tls);
         server.setHandler(handler);
@@ -238,8 +244,8 @@ class SpliceConnectHandlerTest {
             s.shutdownOutput();
             byte[] back = s.getInputStream().readAllBytes();
             assertThat(back).hasSize(8000);
-            assertThat(java.util.Arrays.copyOf(back, 3000)).isEqualTo(pipelined);
-            assertThat(java.util.Arrays.copyOfRange(back, 3000, 8000)).isEqualTo(more);
+            assertThat(Arrays.copyOf(back, 3000)).isEqualTo(pipelined);
+            assertThat(Arrays.copyOfRange(back, 3000, 8000)).isEqualTo(more);
             assertThat(ended.poll(10, TimeUnit.SECONDS).outcome()).isEqualTo(SpliceResult.Outcome.COMPLETED);
         }
     }
@@ -262,7 +268,7 @@ class SpliceConnectHandlerTest {
                     s.shutdownOutput();
                     byte[] back = s.getInputStream().readAllBytes();
                     assertThat(back).hasSize(pipelined.length + more.length);
-                    assertThat(java.util.Arrays.copyOfRange(back, pipelined.length, back.length)).isEqualTo(more);
+                    assertThat(Arrays.copyOfRange(back, pipelined.length, back.length)).isEqualTo(more);
                 }
             }
             assertThat(handler.getStockTunnels()).isEqualTo(50);
@@ -271,20 +277,19 @@ class SpliceConnectHandlerTest {
     }
 
     /** A splicer that refuses every pair of sockets, as a provider does with sockets it cannot serve. */
-    static final class RefusingSplicer implements org.splice4j.spi.Splicer {
+    static final class RefusingSplicer implements Splicer {
         @Override
         public String providerName() {
             return "refusing";
         }
 
         @Override
-        public SpliceSession splice(org.splice4j.spi.SpliceEndpoint a, org.splice4j.spi.SpliceEndpoint b,
-                                    org.splice4j.spi.SpliceOptions options) {
+        public SpliceSession splice(SpliceEndpoint a, SpliceEndpoint b, SpliceOptions options) {
             throw new IllegalArgumentException("refused for the test");
         }
 
         @Override
-        public boolean supports(org.splice4j.spi.SpliceEndpoint endpoint) {
+        public boolean supports(SpliceEndpoint endpoint) {
             return false;
         }
 
@@ -308,7 +313,7 @@ class SpliceConnectHandlerTest {
     void refusalsAnswerWhatConnectHandlerAnswers(String which) throws Exception {
         Supplier<ConnectHandler> make = which.equals("stock ConnectHandler") ? Refusing::new : SplicedRefusing::new;
         int closedPort;
-        try (java.net.ServerSocket gone = new java.net.ServerSocket(0)) {
+        try (ServerSocket gone = new ServerSocket(0)) {
             closedPort = gone.getLocalPort();
         }
         ConnectHandler handler = make.get();
@@ -329,6 +334,7 @@ class SpliceConnectHandlerTest {
 
     /** Authentication fails when the request carries {@code X-Deny}. */
     static final class Refusing extends ConnectHandler {
+        // The server's Response in full, here and in SplicedRefusing: the imported Response is Jetty's client one.
         @Override
         protected boolean handleAuthentication(Request request, org.eclipse.jetty.server.Response response,
                                                String address) {

@@ -6,6 +6,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -16,6 +19,7 @@ import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.zip.GZIPInputStream;
 
 import jakarta.servlet.http.HttpServletRequest;
 
@@ -192,14 +196,15 @@ class SpliceProxyServletTest {
             assertThat(plain.getSplicedResponses()).isZero();
 
             // The JDK's client does not decode: it shows that gzip did transform the body, and what it made of it.
+            // (Its HttpClient in full: the imported HttpClient is Jetty's.)
             long size = 4 * MiB;
-            java.net.http.HttpResponse<InputStream> z = java.net.http.HttpClient.newHttpClient().send(
-                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port(gzipProxy)
+            HttpResponse<InputStream> z = java.net.http.HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port(gzipProxy)
                             + "/stream?size=" + size + "&seed=11")).header("Accept-Encoding", "gzip").build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+                    HttpResponse.BodyHandlers.ofInputStream());
             assertThat(z.statusCode()).isEqualTo(200);
             assertThat(z.headers().firstValue("Content-Encoding")).as("gzip transformed it").hasValue("gzip");
-            try (InputStream body = new java.util.zip.GZIPInputStream(z.body())) {
+            try (InputStream body = new GZIPInputStream(z.body())) {
                 assertThat(Streams.readToEnd(body)).isEqualTo(new Streams.Received(size, Streams.expected(11, size, new byte[0])));
             }
             assertThat(gzipped.getSplicedResponses()).isZero();

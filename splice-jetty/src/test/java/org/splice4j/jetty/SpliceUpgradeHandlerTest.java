@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -66,7 +67,7 @@ class SpliceUpgradeHandlerTest {
     @Test
     void refusalsAndAnswersOtherThan101() throws Exception {
         int closedPort;
-        try (java.net.ServerSocket gone = new java.net.ServerSocket(0)) {
+        try (ServerSocket gone = new ServerSocket(0)) {
             closedPort = gone.getLocalPort();
         }
         Checking handler = new Checking();

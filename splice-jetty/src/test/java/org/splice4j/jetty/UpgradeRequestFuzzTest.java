@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -66,7 +67,7 @@ class UpgradeRequestFuzzTest {
                 for (int n; got.size() < 16 && (n = in.read(buf)) > 0; ) {
                     got.write(buf, 0, n);
                 }
-            } catch (SocketTimeoutException | java.net.SocketException closed) {
+            } catch (SocketTimeoutException | SocketException closed) {
                 // a reset after Jetty's answer: the status line, if any, has arrived
             }
             String head = got.toString(StandardCharsets.ISO_8859_1);

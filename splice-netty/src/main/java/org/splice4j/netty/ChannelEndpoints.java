@@ -10,6 +10,7 @@ import java.nio.channels.SocketChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.nio.AbstractNioChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.UnixChannel;
 
 import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.Splicer;
@@ -89,7 +90,7 @@ final class ChannelEndpoints {
             // The descriptor belongs to the channel; the provider dups it before splice() returns. The addresses Netty
             // recorded for the channel let the provider check the dup is still this channel's socket: the channel
             // may be closed on its own loop meanwhile and its number given to another client's connection.
-            int fd = ((io.netty.channel.unix.UnixChannel) ch).fd().intValue();
+            int fd = ((UnixChannel) ch).fd().intValue();
             return SpliceEndpoint.ofDescriptor(fd, (InetSocketAddress) ch.localAddress(),
                     (InetSocketAddress) ch.remoteAddress(), alreadyRead);
         }

@@ -2,6 +2,7 @@ package org.splice4j.netty;
 
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -10,9 +11,13 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.TimeoutException;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 
 import org.splice4j.spi.SpliceResult;
@@ -38,7 +43,7 @@ final class CopyRelay {
     private volatile boolean outEof;
     private volatile Throwable error;
     private volatile boolean idle;
-    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger(2);
+    private final AtomicInteger open = new AtomicInteger(2);
     private final AtomicBoolean inReported = new AtomicBoolean();
     private final AtomicBoolean outReported = new AtomicBoolean();
 
@@ -73,7 +78,7 @@ final class CopyRelay {
             try {
                 if (!self.isOpen()) {
                     // Closed before we got here (a client's reset before the proxy's reply): the peer goes too.
-                    // Otherwise Side.channelInactive reports the close.
+                    // Otherwise Direction.channelInactive reports the close.
                     ReferenceCountUtil.release(EarlyReads.take(self, null));
                     peer.close();
                     closed(selfIsIn);
@@ -120,11 +125,11 @@ final class CopyRelay {
                 closed(selfIsIn);
                 return;
             }
-            Side side = new Side(peer, selfIsIn);
-            self.pipeline().addLast(NAME, side);
+            Direction direction = new Direction(peer, selfIsIn);
+            self.pipeline().addLast(NAME, direction);
             if (self instanceof DuplexChannel && ((DuplexChannel) self).isInputShutdown()) {
                 // The end of stream was read before the relay began (during a handshake): forward it now.
-                side.userEventTriggered(self.pipeline().context(side), ChannelInputShutdownEvent.INSTANCE);
+                direction.userEventTriggered(self.pipeline().context(direction), ChannelInputShutdownEvent.INSTANCE);
             }
             self.config().setAutoRead(true);
             self.read();
@@ -134,21 +139,21 @@ final class CopyRelay {
     }
 
     /** Channel's event loop: deregisters and registers the channel again, then runs {@code then} on its loop. */
-    private void reRegister(Channel ch, Runnable then, boolean side) {
+    private void reRegister(Channel ch, Runnable then, boolean selfIsIn) {
         ch.deregister().addListener(d -> {
             try {
-                ch.eventLoop().register(new io.netty.channel.DefaultChannelPromise(ch,
-                        io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE)).addListener(r -> {
+                ch.eventLoop().register(new DefaultChannelPromise(ch,
+                        ImmediateEventExecutor.INSTANCE)).addListener(r -> {
                             if (r.isSuccess()) {
                                 // Deregistering reset the channel's epoll flags to their initial set: EPOLLERR again.
                                 EpollHalfCloseFix.apply(ch);
                                 then.run();
                             } else {
-                                fail(r.cause(), side);
+                                fail(r.cause(), selfIsIn);
                             }
                         });
             } catch (Throwable t) {
-                fail(t, side); // the loop is shutting down
+                fail(t, selfIsIn); // the loop is shutting down
             }
         });
     }
@@ -180,13 +185,13 @@ final class CopyRelay {
     }
 
     /** A side's channel is closed; reported once per side, the result once both are. */
-    private void closed(boolean side) {
-        if (!(side ? inReported : outReported).compareAndSet(false, true)) {
+    private void closed(boolean isIn) {
+        if (!(isIn ? inReported : outReported).compareAndSet(false, true)) {
             return;
         }
         if (open.decrementAndGet() == 0 && ended.compareAndSet(false, true)) {
             Throwable e = error;
-            Outcome outcome = e instanceof io.netty.handler.timeout.TimeoutException ? Outcome.IDLE_TIMEOUT
+            Outcome outcome = e instanceof TimeoutException ? Outcome.IDLE_TIMEOUT
                     : e instanceof IOException ? Outcome.RESET : e != null ? Outcome.FAILED
                     : inEof && outEof ? Outcome.COMPLETED : idle ? Outcome.IDLE_TIMEOUT : Outcome.CANCELLED;
             promise.trySuccess(new SpliceResult(outcome, bytesInToOut, bytesOutToIn, 0,
@@ -194,12 +199,15 @@ final class CopyRelay {
         }
     }
 
-    /** The handler on one channel: forwards what it reads to the peer. Runs on its channel's event loop. */
-    private final class Side extends ChannelInboundHandlerAdapter {
+    /**
+     * One direction of the relay: the handler on one channel, which forwards what it reads to the peer. Runs on its
+     * channel's event loop.
+     */
+    private final class Direction extends ChannelInboundHandlerAdapter {
         private final Channel peer;
         private final boolean isIn;
 
-        Side(Channel peer, boolean isIn) {
+        Direction(Channel peer, boolean isIn) {
             this.peer = peer;
             this.isIn = isIn;
         }
@@ -255,7 +263,7 @@ final class CopyRelay {
                 });
                 return;
             }
-            if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+            if (evt instanceof IdleStateEvent) {
                 // An idle, read or write timeout handler left in the pipeline: the same rule as for a spliced
                 // session, no byte for that long ends the tunnel.
                 idle = true;

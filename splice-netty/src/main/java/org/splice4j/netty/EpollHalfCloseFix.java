@@ -5,6 +5,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
 
 import io.netty.channel.Channel;
+import io.netty.channel.epoll.Native;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -36,7 +37,7 @@ final class EpollHalfCloseFix {
             Method setFlag = find(ch.getClass());
             setFlag.setAccessible(true);
             MethodHandle h = MethodHandles.lookup().unreflect(setFlag);
-            h.invoke(ch, io.netty.channel.epoll.Native.EPOLLERR);
+            h.invoke(ch, Native.EPOLLERR);
         } catch (Throwable t) {
             if (!warned) {
                 warned = true;

@@ -1,7 +1,9 @@
 package org.splice4j.netty;
 
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -20,7 +22,7 @@ final class Handover {
     private final Channel ch;
     long idleTimeoutMillis;
     volatile Throwable failure;
-    private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean reported = new AtomicBoolean();
 
     Handover(Channel ch) {
         this.ch = ch;
@@ -60,7 +62,7 @@ final class Handover {
                     if (!deregistered.isSuccess()) {
                         failure = deregistered.cause();
                     } else if (!ch.isOpen()) {
-                        failure = new java.nio.channels.ClosedChannelException();
+                        failure = new ClosedChannelException();
                     } else if (early != null && early.failure != null) {
                         failure = early.failure; // a reset reported while flushing
                     }
@@ -76,22 +78,33 @@ final class Handover {
         }
     }
 
+    /**
+     * Whether {@code h} is one of the timeout handlers a hand-over removes (and {@link SpliceRelay} therefore allows in
+     * a pipeline it splices): an {@link IdleStateHandler}, a {@code ReadTimeoutHandler} (one of those) or a
+     * {@link WriteTimeoutHandler}.
+     */
+    static boolean isTimeoutHandler(ChannelHandler h) {
+        return h instanceof IdleStateHandler || h instanceof WriteTimeoutHandler;
+    }
+
     private void removeTimeoutHandlers() {
         List<ChannelHandler> timeouts = new ArrayList<>();
         for (var e : ch.pipeline()) {
             ChannelHandler h = e.getValue();
-            if (h instanceof IdleStateHandler) {
-                IdleStateHandler idle = (IdleStateHandler) h;
+            if (!isTimeoutHandler(h)) {
+                continue;
+            }
+            if (h instanceof IdleStateHandler idle) {
                 for (long t : new long[] {idle.getReaderIdleTimeInMillis(), idle.getWriterIdleTimeInMillis(),
                         idle.getAllIdleTimeInMillis()}) {
                     if (t > 0 && (idleTimeoutMillis == 0 || t < idleTimeoutMillis)) {
                         idleTimeoutMillis = t;
                     }
                 }
-                timeouts.add(h);
-            } else if (h instanceof WriteTimeoutHandler) {
-                timeouts.add(h); // a write timeout has no meaning once the kernel writes
             }
+            // Every one goes. The shortest idle or read timeout becomes the session's; a write timeout has no meaning
+            // once the kernel writes.
+            timeouts.add(h);
         }
         for (ChannelHandler h : timeouts) {
             ch.pipeline().remove(h);

@@ -4,14 +4,15 @@ import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.handler.timeout.WriteTimeoutHandler;
+import io.netty.channel.DefaultChannelPromise;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
@@ -154,7 +155,7 @@ public final class SpliceRelay {
             collectReads(outbound);
             String refusal = spliceRefusal(inbound, outbound);
             if (refusal == null) {
-                SplicedTunnel.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
+                SplicedChannels.start(splicer, inbound, outbound, alreadyReadFromInbound, promise);
             } else {
                 if (LOG.isDebugEnabled()) {
                     LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);
@@ -165,7 +166,7 @@ public final class SpliceRelay {
             // Nothing may leave the channels open and the future pending: close both, report the failure.
             LOG.debug("splice4j: cannot relay {} <-> {}", inbound, outbound, t);
             if (alreadyReadFromInbound != null && alreadyReadFromInbound.refCnt() > 0) {
-                io.netty.util.ReferenceCountUtil.safeRelease(alreadyReadFromInbound);
+                ReferenceCountUtil.safeRelease(alreadyReadFromInbound);
             }
             closeBoth(inbound, outbound, promise, t);
         }
@@ -182,11 +183,11 @@ public final class SpliceRelay {
 
     private static void closeBoth(Channel a, Channel b, Promise<SpliceResult> promise, Throwable cause) {
         SpliceResult failed = new SpliceResult(SpliceResult.Outcome.FAILED, 0, 0, 0, 0, cause);
-        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(2);
+        AtomicInteger left = new AtomicInteger(2);
         for (Channel ch : new Channel[] {a, b}) {
             try {
                 // A promise that notifies on the closing thread: the loop may be gone.
-                ch.close(new io.netty.channel.DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE)).addListener(f -> {
+                ch.close(new DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE)).addListener(f -> {
                     if (left.decrementAndGet() == 0) {
                         promise.trySuccess(failed);
                     }
@@ -226,8 +227,7 @@ public final class SpliceRelay {
     private String activeHandler(ChannelPipeline pipeline) {
         for (var e : pipeline) {
             ChannelHandler h = e.getValue();
-            if (!(h instanceof IdleStateHandler) && !(h instanceof WriteTimeoutHandler) && !(h instanceof EarlyReads)
-                    && !passive.test(h)) {
+            if (!Handover.isTimeoutHandler(h) && !(h instanceof EarlyReads) && !passive.test(h)) {
                 return "its pipeline has " + h.getClass().getName() + " (\"" + e.getKey() + "\"), not declared passive";
             }
         }

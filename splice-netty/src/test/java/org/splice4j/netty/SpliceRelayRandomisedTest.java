@@ -3,14 +3,18 @@ package org.splice4j.netty;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -23,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
@@ -219,7 +224,7 @@ class SpliceRelayRandomisedTest {
         final int tunnels;
         final int concurrency;
         /** Tunnels that showed the known open defect of the epoll copying path (see isKnownEpollCopyDefect). */
-        final java.util.concurrent.atomic.AtomicInteger knownDefects = new java.util.concurrent.atomic.AtomicInteger();
+        final AtomicInteger knownDefects = new AtomicInteger();
 
         /**
          * The one failure this test tolerates, and only on epoll with splicing off, at most once per run: a peer's
@@ -416,7 +421,7 @@ class SpliceRelayRandomisedTest {
                 c.same(new Streams.Received(n, await(c, sent)), await(c, atY), "half-closed stream differs");
                 Future<Streams.Received> atX = async(() -> Streams.readToEnd(x));
                 // The bursts as one stream: each burst is its own seeded stream, so the digest is over their bytes.
-                java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
                 for (int i = 0; i < bursts; i++) {
                     Thread.sleep(pauseMs[i]);
                     long bs = burstSeed[i];
@@ -425,7 +430,7 @@ class SpliceRelayRandomisedTest {
                     digest(md, bs, bn);
                 }
                 y.shutdownOutput();
-                String expected = java.util.HexFormat.of().formatHex(md.digest());
+                String expected = HexFormat.of().formatHex(md.digest());
                 c.same(new Streams.Received(m, expected), await(c, atX), "the late stream differs");
                 SpliceResult r = result(c, EnumSet.of(Outcome.COMPLETED));
                 long toServer = xIsClient ? n : m;
@@ -553,7 +558,7 @@ class SpliceRelayRandomisedTest {
                 in.close();
                 SpliceResult r = result(c, USER_CLOSED);
                 c.check(r.outcome() != Outcome.FAILED
-                        || r.cause().orElse(null) instanceof java.nio.channels.ClosedChannelException,
+                        || r.cause().orElse(null) instanceof ClosedChannelException,
                         "FAILED, but not for the channel the user closed");
                 Streams.Partial ps = await(c, atServer);
                 Streams.Partial pc = await(c, atClient);
@@ -676,9 +681,9 @@ class SpliceRelayRandomisedTest {
         }
 
         /** Adds {@code n} bytes of the seeded stream (what {@link Streams#write} sends) to {@code md}. */
-        private static void digest(java.security.MessageDigest md, long seed, long n) throws IOException {
+        private static void digest(MessageDigest md, long seed, long n) throws IOException {
             byte[] buf = new byte[64 * 1024];
-            try (java.io.InputStream in = Streams.inputStream(seed, n)) {
+            try (InputStream in = Streams.inputStream(seed, n)) {
                 for (int r; (r = in.read(buf)) >= 0; ) {
                     md.update(buf, 0, r);
                 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.stream.Stream;
 
 import io.netty.channel.Channel;
 import io.netty.handler.logging.LoggingHandler;
+import io.netty.handler.timeout.ReadTimeoutHandler;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -144,7 +146,7 @@ class SpliceRelayTest {
         try (TestForwarder f = forwarder(t, splice, ch -> { })) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-                client.write(java.nio.ByteBuffer.wrap("ping".getBytes()));
+                client.write(ByteBuffer.wrap("ping".getBytes()));
                 assertEquals(4, Streams.readExactly(server, 4).length);
                 Channel in = f.inbound.poll(30, TimeUnit.SECONDS);
                 in.close().sync(); // the user's close, from outside the relay
@@ -163,7 +165,7 @@ class SpliceRelayTest {
         TestForwarder f = forwarder(t, true, ch -> { });
         SocketChannel[] c = connect(f);
         try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
-            client.write(java.nio.ByteBuffer.wrap("ping".getBytes()));
+            client.write(ByteBuffer.wrap("ping".getBytes()));
             assertEquals(4, Streams.readExactly(server, 4).length);
             assertTrue(f.inbound.poll(30, TimeUnit.SECONDS) != null);
             f.close(); // shutdownGracefully: the loops' shutdown hooks end the deregistered channels' session
@@ -179,7 +181,7 @@ class SpliceRelayTest {
     void anIdleStateHandlerIsRemovedAndItsTimeoutEndsAnIdleSplicedSession(TestForwarder.Transport t)
             throws Exception {
         try (TestForwarder f = forwarder(t, true,
-                ch -> ch.pipeline().addLast(new io.netty.handler.timeout.ReadTimeoutHandler(300, TimeUnit.MILLISECONDS)))) {
+                ch -> ch.pipeline().addLast(new ReadTimeoutHandler(300, TimeUnit.MILLISECONDS)))) {
             SocketChannel[] c = connect(f);
             try (SocketChannel client = c[0]; SocketChannel server = c[1]) {
                 Future<Streams.Received> atServer = bed.pool.submit(() -> Streams.readToEnd(server));

@@ -1,8 +1,13 @@
 package org.splice4j.netty;
 
 import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -10,6 +15,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -65,8 +71,7 @@ final class TestForwarder implements AutoCloseable {
     final Channel server;
     final BlockingQueue<SpliceResult> results = new LinkedBlockingQueue<>();
     /** Every result by its relay's inbound channel, as a list: a second completion of one relay would show. */
-    final java.util.Map<Channel, java.util.List<SpliceResult>> resultsByInbound =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<Channel, List<SpliceResult>> resultsByInbound = new ConcurrentHashMap<>();
     /** The inbound channel of each relay, once it started. */
     final BlockingQueue<Channel> inbound = new LinkedBlockingQueue<>();
     final InactiveCounter inactive = new InactiveCounter();
@@ -162,14 +167,13 @@ final class TestForwarder implements AutoCloseable {
                     }
                     ByteBuf ahead = connecting.takeEarly();
                     ctx.pipeline().remove(ctx.handler());
-                    Channel out = ((io.netty.channel.ChannelFuture) f).channel();
+                    Channel out = ((ChannelFuture) f).channel();
                     beforeRelay.accept(in);
                     relay.start(in, out, ahead).addListener(r -> {
                         SpliceResult result = (SpliceResult) r.getNow();
                         // compute: the list is published with the result in it, never seen empty.
                         resultsByInbound.compute(in, (k, list) -> {
-                            java.util.List<SpliceResult> l = list != null ? list
-                                    : new java.util.concurrent.CopyOnWriteArrayList<>();
+                            List<SpliceResult> l = list != null ? list : new CopyOnWriteArrayList<>();
                             l.add(result);
                             return l;
                         });
@@ -186,6 +190,6 @@ final class TestForwarder implements AutoCloseable {
     @Override
     public void close() {
         server.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }

@@ -3,12 +3,21 @@ package org.splice4j.netty;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.SingleThreadEventExecutor;
 import io.netty.util.internal.logging.InternalLogger;
@@ -20,13 +29,13 @@ import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
 
 /**
- * One spliced tunnel between two Netty channels: hand both over ({@link Handover}: flush, stop reading, deregister),
+ * The two Netty channels of one spliced tunnel: hand both over ({@link Handover}: flush, stop reading, deregister),
  * splice, and when the session ends register both channels back on their own event loops and close them there, so
  * Netty fires {@code channelInactive} as for any other close (it does not for a channel closed while deregistered).
  */
-final class SplicedTunnel {
+final class SplicedChannels {
 
-    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SplicedTunnel.class);
+    private static final InternalLogger LOG = InternalLoggerFactory.getInstance(SplicedChannels.class);
 
     private final Splicer splicer;
     private final Channel in;
@@ -39,7 +48,7 @@ final class SplicedTunnel {
     private final Runnable cancelOnLoopShutdown = this::cancel;
     private volatile SpliceSession session;
 
-    private SplicedTunnel(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead,
+    private SplicedChannels(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead,
                           Promise<SpliceResult> promise) {
         this.splicer = splicer;
         this.in = in;
@@ -51,9 +60,9 @@ final class SplicedTunnel {
     }
 
     static void start(Splicer splicer, Channel in, Channel out, ByteBuf alreadyRead, Promise<SpliceResult> promise) {
-        SplicedTunnel t = new SplicedTunnel(splicer, in, out, alreadyRead, promise);
-        t.inHandover.begin(t::handedOver);
-        t.outHandover.begin(t::handedOver);
+        SplicedChannels c = new SplicedChannels(splicer, in, out, alreadyRead, promise);
+        c.inHandover.begin(c::handedOver);
+        c.outHandover.begin(c::handedOver);
     }
 
     /** Any event loop: one channel is out of Netty's I/O (or failed to get there). */
@@ -138,8 +147,7 @@ final class SplicedTunnel {
             registerBoth(() -> {
                 if (timeout != Long.MAX_VALUE) {
                     // The hand-over took the timeout handlers away for the session: the copying relay needs one back.
-                    in.pipeline().addFirst("splice4j-idle", new io.netty.handler.timeout.IdleStateHandler(0, 0,
-                            timeout, java.util.concurrent.TimeUnit.MILLISECONDS));
+                    in.pipeline().addFirst("splice4j-idle", new IdleStateHandler(0, 0, timeout, TimeUnit.MILLISECONDS));
                 }
                 CopyRelay.start(in, out, toOut, toIn, promise);
             }, toOut, toIn);
@@ -221,7 +229,7 @@ final class SplicedTunnel {
             then.run(); // closed by its user during the session
             return;
         }
-        java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean once = new AtomicBoolean();
         Runnable thenOnce = () -> {
             if (once.compareAndSet(false, true)) {
                 then.run();
@@ -230,9 +238,9 @@ final class SplicedTunnel {
         register(ch, ok -> {
             if (ok) {
                 // Complete once the pipeline has seen channelInactive, so the result comes last...
-                ch.pipeline().addLast("splice4j-closed", new io.netty.channel.ChannelInboundHandlerAdapter() {
+                ch.pipeline().addLast("splice4j-closed", new ChannelInboundHandlerAdapter() {
                     @Override
-                    public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                    public void channelInactive(ChannelHandlerContext ctx) {
                         ctx.fireChannelInactive();
                         thenOnce.run();
                     }
@@ -257,7 +265,7 @@ final class SplicedTunnel {
      */
     private void registerBoth(Runnable then, ByteBuf toOut, ByteBuf toIn) {
         AtomicInteger left = new AtomicInteger(2);
-        java.util.concurrent.atomic.AtomicBoolean allOk = new java.util.concurrent.atomic.AtomicBoolean(true);
+        AtomicBoolean allOk = new AtomicBoolean(true);
         for (Channel ch : new Channel[] {in, out}) {
             if (!ch.isRegistered()) {
                 EarlyReads.install(ch); // deregistered: no event loop touches its pipeline now
@@ -282,7 +290,7 @@ final class SplicedTunnel {
     }
 
     /** Registers a deregistered channel back on its own event loop. */
-    private static void register(Channel ch, java.util.function.Consumer<Boolean> then) {
+    private static void register(Channel ch, Consumer<Boolean> then) {
         if (ch.isRegistered()) {
             then.accept(true);
             return;
@@ -298,8 +306,8 @@ final class SplicedTunnel {
      * A promise whose listeners run on the thread that completes it. A channel promise normally notifies on the
      * channel's event loop, which never happens once that loop has terminated: then the tunnel would never finish.
      */
-    private static io.netty.channel.ChannelPromise immediatePromise(Channel ch) {
-        return new io.netty.channel.DefaultChannelPromise(ch, io.netty.util.concurrent.ImmediateEventExecutor.INSTANCE);
+    private static ChannelPromise immediatePromise(Channel ch) {
+        return new DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE);
     }
 
 }

@@ -19,7 +19,7 @@ import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
 
 /**
- * One tunnel between a client socket and a server socket, relayed by a {@link Splicer} once Jetty no longer reads or
+ * The client socket and the server socket of one tunnel, relayed by a {@link Splicer} once Jetty no longer reads or
  * writes either of them.
  *
  * <p>Jetty keeps owning its endpoints (the provider works on its own dups): when the session ends the tunnel closes
@@ -31,18 +31,18 @@ import org.splice4j.spi.Splicer;
  * <p>Jetty's idle timeout is enforced by reads and writes, which stop here; it is switched off on both endpoints and
  * the shorter of the two is handed to the session instead.
  */
-final class SplicedTunnel {
+final class SplicedSockets {
 
-    private static final System.Logger LOG = System.getLogger(SplicedTunnel.class.getName());
+    private static final System.Logger LOG = System.getLogger(SplicedSockets.class.getName());
 
     private final Splicer splicer;
-    private final Side client;
-    private final Side server;
+    private final Socket client;
+    private final Socket server;
     private final CompletableFuture<SpliceResult> result = new CompletableFuture<>();
     private volatile SpliceSession session;
     private volatile boolean jettyClosed;
 
-    SplicedTunnel(Splicer splicer, Side client, Side server) {
+    SplicedSockets(Splicer splicer, Socket client, Socket server) {
         this.splicer = splicer;
         this.client = client;
         this.server = server;
@@ -133,7 +133,7 @@ final class SplicedTunnel {
     }
 
     /** One socket of the tunnel: a Jetty endpoint, or a channel the tunnel owns (an Upgrade tunnel's server side). */
-    static final class Side {
+    static final class Socket {
         private final EndPoint endPoint;
         private final SocketChannel channel;
         private final ByteBuffer alreadyRead;
@@ -141,27 +141,27 @@ final class SplicedTunnel {
         /** Whether {@link #suspendIdleTimeout} switched Jetty's off, so that a restore gives back only that. */
         private boolean suspended;
 
-        private Side(EndPoint endPoint, SocketChannel channel, ByteBuffer alreadyRead) {
+        private Socket(EndPoint endPoint, SocketChannel channel, ByteBuffer alreadyRead) {
             this.endPoint = endPoint;
             this.channel = channel;
             this.alreadyRead = alreadyRead;
         }
 
         /**
-         * A Jetty endpoint accepted by {@link #spliceableSocket}, and bytes read from it that the other side must
+         * A Jetty endpoint accepted by {@link #spliceableSocket}, and bytes read from it that the other socket must
          * get first (may be null).
          */
-        static Side of(EndPoint endPoint, ByteBuffer alreadyRead) {
+        static Socket of(EndPoint endPoint, ByteBuffer alreadyRead) {
             SocketChannel ch = spliceableSocket(endPoint);
             if (ch == null) {
                 throw new IllegalArgumentException("not a cleartext TCP endpoint: " + endPoint);
             }
-            return new Side(endPoint, ch, alreadyRead);
+            return new Socket(endPoint, ch, alreadyRead);
         }
 
         /** A non-blocking connected channel that the tunnel owns and closes, and bytes read from it ahead. */
-        static Side ofOwned(SocketChannel channel, ByteBuffer alreadyRead) {
-            return new Side(null, channel, alreadyRead);
+        static Socket ofOwned(SocketChannel channel, ByteBuffer alreadyRead) {
+            return new Socket(null, channel, alreadyRead);
         }
 
         SpliceEndpoint endpoint() {
