@@ -10,6 +10,7 @@ import org.eclipse.jetty.server.handler.ConnectHandler;
 
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.SplicerChoice;
 
 /**
  * A {@link ConnectHandler} whose CONNECT tunnels are relayed by the kernel.
@@ -51,7 +52,7 @@ public class SpliceConnectHandler extends ConnectHandler {
     /** Whether tunnels are spliced where their sockets allow it (known once started). */
     public boolean isSplicing() {
         SplicerChoice c = choice;
-        return c != null && c.splicer != null;
+        return c != null && c.splicer().isPresent();
     }
 
     /** How many tunnels went to the splicer since start. */
@@ -71,7 +72,7 @@ public class SpliceConnectHandler extends ConnectHandler {
 
     @Override
     protected void doStart() throws Exception {
-        choice = SplicerChoice.resolve(configured, this);
+        choice = SplicerChoice.forAdapter(configured, this);
         spliced.reset();
         stock.reset();
         ended.reset();
@@ -88,7 +89,7 @@ public class SpliceConnectHandler extends ConnectHandler {
 
     @Override
     protected UpstreamConnection newUpstreamConnection(EndPoint endPoint, ConnectContext connectContext) {
-        Splicer splicer = choice.splicer;
+        Splicer splicer = choice.splicer().orElse(null);
         EndPoint clientSide = connectContext.getEndPoint();
         if (splicer == null || SplicedSockets.spliceableSocket(clientSide) == null
                 || SplicedSockets.spliceableSocket(endPoint) == null) {

@@ -41,6 +41,7 @@ import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.SplicerChoice;
 
 /**
  * A {@link ProxyServlet} that splices large pass-through response bodies from the server connection to the client
@@ -179,10 +180,10 @@ public class SpliceProxyServlet extends ProxyServlet {
         try {
             threshold = SpliceConfig.parseSize(THRESHOLD_PARAM, getInitParameter(THRESHOLD_PARAM), DEFAULT_THRESHOLD,
                     "from 0 to 2g");
-            Splicer s = SplicerChoice.resolve(configured, this).splicer;
-            // The copy provider relays through the channels themselves, which Jetty's client closes once the
-            // exchange is handed over: only a provider that works on its own descriptors can take the body.
-            this.splicer = s != null && !Splice.COPY.equals(s.providerName()) ? s : null;
+            Splicer s = SplicerChoice.forAdapter(configured, this).splicer().orElse(null);
+            // Jetty's client closes its channel once the exchange is handed over: only a splicer that relays on its
+            // own duplicates of the sockets (not the copy provider, which relays through the channels) takes the body.
+            this.splicer = s != null && s.relaysOnOwnDuplicates() ? s : null;
         } catch (IllegalArgumentException e) {
             throw new ServletException(e.getMessage(), e);
         }

@@ -38,6 +38,7 @@ import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.SplicerChoice;
 
 /**
  * HTTP/1.1 Upgrade tunnels (WebSocket over {@code ws://}, or any other protocol) through a forward proxy, which stock
@@ -94,7 +95,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
 
     public boolean isSplicing() {
         SplicerChoice c = choice;
-        return c != null && c.splicer != null;
+        return c != null && c.splicer().isPresent();
     }
 
     public long getConnectTimeout() {
@@ -148,7 +149,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
 
     @Override
     protected void doStart() throws Exception {
-        choice = SplicerChoice.resolve(configured, this);
+        choice = SplicerChoice.forAdapter(configured, this);
         // A small portable relay for the tunnels the splicer does not take: 64 KiB per direction, not the copy
         // provider's 1 MiB default, since WebSocket tunnels are many and mostly idle.
         copier = Splice.newSplicer(SpliceConfig.defaults().withProvider(Splice.COPY).withCopyBufferSize(64 * 1024));
@@ -402,7 +403,7 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
             Splicer copying = copier;
             // A splicer that refuses or throws (an Error too) leaves the endpoint as it was: the copier takes over,
             // and if it cannot either, both sockets are closed, so that the client is not left with a dead tunnel.
-            if (c.splicer != null && start(c.splicer)) {
+            if (c.splicer().isPresent() && start(c.splicer().get())) {
                 spliced.increment();
             } else if (copying != null && start(copying)) {
                 copied.increment();

@@ -16,6 +16,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.Splicer;
 
 /** Availability, provider choice, and what a user sees when a JVM flag is missing (checked in child JVMs). */
 class LinuxProviderTest {
@@ -48,6 +50,15 @@ class LinuxProviderTest {
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM did not exit");
         return new Run(out, err);
+    }
+
+    @Test
+    void itSaysItServesRawDescriptorsAndRelaysOnItsOwnDuplicates() {
+        try (Splicer s = Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"))) {
+            assertTrue(s.servesDescriptors());
+            assertTrue(s.relaysOnOwnDuplicates());
+            assertTrue(s.supports(SpliceEndpoint.ofDescriptor(0, null)));
+        }
     }
 
     @Test

@@ -57,7 +57,7 @@ final class ChannelEndpoints {
             return NIO_UNAVAILABLE;
         }
         if (isEpoll(ch)) {
-            return splicer.supports(SpliceEndpoint.ofDescriptor(0, null)) ? null
+            return splicer.servesDescriptors() ? null
                     : "the " + splicer.providerName() + " provider cannot serve raw descriptors (epoll channels)";
         }
         return "transport " + ch.getClass().getSimpleName() + " is not NIO or epoll";

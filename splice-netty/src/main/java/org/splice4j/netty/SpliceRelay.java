@@ -20,9 +20,9 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import org.splice4j.spi.Splice;
-import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.SplicerChoice;
 
 /**
  * Relays two connected Netty channels to each other once a proxy's handshake is done: the call that replaces a
@@ -47,7 +47,9 @@ public final class SpliceRelay {
 
     private static volatile SpliceRelay defaultRelay;
 
-    /** The splicer, or null when this relay always copies. */
+    /** The splicer or the reason there is none, decided once, as every adapter decides it. */
+    private final SplicerChoice choice;
+    /** The chosen splicer, or null when this relay always copies. */
     private final Splicer splicer;
     /** Why this relay does not splice, when {@link #splicer} is null. */
     private final String notSplicing;
@@ -62,44 +64,19 @@ public final class SpliceRelay {
      * @throws IllegalArgumentException if a {@code splice4j.*} property is malformed
      */
     public SpliceRelay() {
-        this(defaultSplicerOrNull(), null);
+        this(SplicerChoice.forAdapter(null, "SpliceRelay"), null);
     }
 
     /** Always splices with {@code splicer} where the channels allow it (the caller keeps owning the splicer). */
     public SpliceRelay(Splicer splicer) {
-        this(Objects.requireNonNull(splicer, "splicer"), null);
+        this(SplicerChoice.forAdapter(Objects.requireNonNull(splicer, "splicer"), "SpliceRelay"), null);
     }
 
-    private SpliceRelay(Object splicerOrReason, Predicate<ChannelHandler> passive) {
-        if (splicerOrReason instanceof Splicer) {
-            this.splicer = (Splicer) splicerOrReason;
-            this.notSplicing = null;
-        } else {
-            this.splicer = null;
-            this.notSplicing = (String) splicerOrReason;
-        }
+    private SpliceRelay(SplicerChoice choice, Predicate<ChannelHandler> passive) {
+        this.choice = choice;
+        this.splicer = choice.splicer().orElse(null);
+        this.notSplicing = choice.reason().orElse(null);
         this.passive = passive != null ? passive : h -> false;
-    }
-
-    /**
-     * The default splicer, or the reason there is none. A malformed {@code splice4j.*} value fails here, at
-     * construction, with the {@link IllegalArgumentException} naming the property.
-     */
-    private static Object defaultSplicerOrNull() {
-        if (!Splice.enabled()) {
-            return "splicing is off (splice4j.enabled is not true)";
-        }
-        SpliceConfig config = SpliceConfig.fromSystemProperties();
-        if (config.provider() != null) {
-            // Named: the operator asked for this provider. If it is unknown or unavailable here this throws, naming the
-            // property and the reason, as Jetty's adapter fails its start; never a silent fall back to copying.
-            Splice.chooseProvider(config);
-        }
-        try {
-            return Splice.splicer();
-        } catch (IllegalStateException noProvider) {
-            return noProvider.getMessage();
-        }
     }
 
     /** The relay the static {@code relay} methods use: {@link #SpliceRelay()}, made on first use. */
@@ -123,7 +100,7 @@ public final class SpliceRelay {
         List<Class<? extends ChannelHandler>> list = Arrays.asList(types.clone());
         Predicate<ChannelHandler> mine = passive;
         Predicate<ChannelHandler> more = h -> list.stream().anyMatch(t -> t.isInstance(h));
-        return new SpliceRelay(splicer != null ? splicer : notSplicing, mine.or(more));
+        return new SpliceRelay(choice, mine.or(more));
     }
 
     /** {@link #start(Channel, Channel, ByteBuf)} on {@link #defaults()}, with nothing read ahead. */

@@ -82,8 +82,8 @@ class SpliceRelayFaultTest {
     void aProviderFailingAtStartFallsBackToCopyingWithTheBytesReadAhead(TestForwarder.Transport t, String fault)
             throws Exception {
         // Takes what the real splicer takes, so the relay tries it, then fails.
-        FailingSplicer failing = new FailingSplicer(bed.splicer.providerName(), bed.splicer::supports,
-                () -> fault(fault));
+        FailingSplicer failing = new FailingSplicer(bed.splicer.providerName(), bed.splicer.servesDescriptors(),
+                bed.splicer.relaysOnOwnDuplicates(), () -> fault(fault));
         SpliceRelay relay = new SpliceRelay(failing).withPassiveHandlers(TestForwarder.InactiveCounter.class);
         try (TestForwarder f = new TestForwarder(t, (InetSocketAddress) bed.target.getLocalAddress(), relay,
                 ch -> { })) {

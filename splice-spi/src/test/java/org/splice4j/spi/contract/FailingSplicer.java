@@ -3,7 +3,6 @@ package org.splice4j.spi.contract;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import org.splice4j.spi.SpliceEndpoint;
@@ -13,7 +12,7 @@ import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
 
 /**
- * A splicer for the adapters' fault tests: it takes the endpoints {@code supports} accepts, so the adapter tries it,
+ * A splicer for the adapters' fault tests: it claims the capabilities it is given, so the adapter tries it,
  * and then its {@code splice} throws what {@code fault} gives: a provider's refusal, the {@link UncheckedIOException}
  * a provider throws when it cannot dup a socket (EMFILE), or an {@link Error} no provider documents and every adapter
  * must survive all the same.
@@ -23,12 +22,15 @@ public final class FailingSplicer implements Splicer {
     /** How many times {@code splice} was called: proof that the adapter did ask it. */
     public final AtomicInteger calls = new AtomicInteger();
     private final String providerName;
-    private final Predicate<SpliceEndpoint> supports;
+    private final boolean servesDescriptors;
+    private final boolean relaysOnOwnDuplicates;
     private final Supplier<? extends Throwable> fault;
 
-    public FailingSplicer(String providerName, Predicate<SpliceEndpoint> supports, Supplier<? extends Throwable> fault) {
+    public FailingSplicer(String providerName, boolean servesDescriptors, boolean relaysOnOwnDuplicates,
+                          Supplier<? extends Throwable> fault) {
         this.providerName = providerName;
-        this.supports = supports;
+        this.servesDescriptors = servesDescriptors;
+        this.relaysOnOwnDuplicates = relaysOnOwnDuplicates;
         this.fault = fault;
     }
 
@@ -47,8 +49,13 @@ public final class FailingSplicer implements Splicer {
     }
 
     @Override
-    public boolean supports(SpliceEndpoint endpoint) {
-        return supports.test(endpoint);
+    public boolean servesDescriptors() {
+        return servesDescriptors;
+    }
+
+    @Override
+    public boolean relaysOnOwnDuplicates() {
+        return relaysOnOwnDuplicates;
     }
 
     @Override
