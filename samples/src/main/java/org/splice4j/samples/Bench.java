@@ -332,6 +332,9 @@ final class Bench {
         static Relay start(String name, List<String> row, InetSocketAddress target) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    // splice4j's threading asserts only (never Netty's or Jetty's, which sit on their hot paths); ours
+                    // run where a session starts and ends, not per system call.
+                    "-ea:org.splice4j...",
                     "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"));
             List<String> props = row.stream().filter(a -> a.startsWith("-D")).toList();
             for (String key : System.getProperties().stringPropertyNames()) {

@@ -41,8 +41,8 @@ import org.splice4j.spi.SpliceResult;
 
 /**
  * What the Netty samples share: the transport, the listening socket, connecting the outbound side on the inbound's
- * event loop, counting tunnels, and the shutdown DESIGN.md asks for (stop accepting, a grace period for running
- * tunnels, then end the rest).
+ * event loop, counting tunnels, and the shutdown docs/architecture.md describes (stop accepting, a grace period for
+ * running tunnels, then end the rest).
  */
 final class TunnelServer implements AutoCloseable {
 

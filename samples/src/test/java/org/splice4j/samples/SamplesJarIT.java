@@ -48,7 +48,8 @@ class SamplesJarIT {
 
     /** Starts the jar; its stderr goes to {@code err} (destroy() closes the process's pipes). */
     private static Process start(Path err, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(JAVA, "-Dsplice4j.enabled=true", "-jar", JAR.toString()));
+        List<String> cmd = new ArrayList<>(List.of(JAVA, "-ea:org.splice4j...", "-Dsplice4j.enabled=true", "-jar",
+                JAR.toString()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectError(err.toFile()).start();
     }

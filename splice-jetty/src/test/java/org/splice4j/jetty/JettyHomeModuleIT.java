@@ -295,8 +295,9 @@ class JettyHomeModuleIT {
         }
 
         static JettyProcess start(Path base, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(JAVA, "-jar", jettyHome.resolve("start.jar").toString(),
-                    "jetty.home=" + jettyHome, "jetty.base=" + base));
+            // Jetty runs in this JVM (no --exec), so our threading asserts are on in the server too.
+            List<String> cmd = new ArrayList<>(List.of(JAVA, "-ea:org.splice4j...", "-jar",
+                    jettyHome.resolve("start.jar").toString(), "jetty.home=" + jettyHome, "jetty.base=" + base));
             cmd.addAll(List.of(args));
             return new JettyProcess(new ProcessBuilder(cmd).directory(base.toFile()).redirectErrorStream(true).start());
         }

@@ -76,11 +76,13 @@ final class EpollLoop extends RelayLoop {
 
     /** Loop thread only: the native address of the loop's copy buffer of {@link #SCRATCH_SIZE} bytes. */
     long scratchAddress() {
+        assert mayTouchSessions();
         return scratchAddress;
     }
 
     /** Loop thread: a new slot for {@code handler}, not yet in epoll. */
     int newSlot(Handler handler) {
+        assert mayTouchSessions();
         int slot;
         if (freeCount > 0) {
             slot = freeSlots[--freeCount];
@@ -96,6 +98,7 @@ final class EpollLoop extends RelayLoop {
 
     /** Loop thread: frees a slot whose descriptor is no longer in epoll. */
     void freeSlot(int slot) {
+        assert mayTouchSessions();
         handlers[slot] = null;
         if (inBatch) {
             if (releasedCount == releasedInBatch.length) {
@@ -122,6 +125,7 @@ final class EpollLoop extends RelayLoop {
      * @return the errno, or 0 on success
      */
     int ctl(int fd, int slot, boolean registered, int interest) {
+        assert mayTouchSessions();
         int op = registered ? LibC.EPOLL_CTL_MOD : LibC.EPOLL_CTL_ADD;
         if (LibC.epoll_ctl(epfd, op, fd, events.ctl(interest, slot)) < 0) {
             return Errno.last();
@@ -131,6 +135,7 @@ final class EpollLoop extends RelayLoop {
 
     /** Loop thread: takes a descriptor out of the epoll set (before its owner closes it). Returns the errno or 0. */
     int remove(int fd) {
+        assert mayTouchSessions();
         if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_DEL, fd, events.ctl(0, 0)) < 0) {
             return Errno.last();
         }

@@ -3,6 +3,8 @@ package org.splice4j.linux;
 import java.io.IOException;
 
 import com.sun.jna.Native;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
 
 /**
  * errno values (the asm-generic ones, shared by x86-64 and AArch64) and the one place where an errno becomes a Java
@@ -85,9 +87,9 @@ final class Errno {
     /** strerror is off the hot path, so it lives apart from the direct-mapped {@link LibC}. */
     private static final class LibCStrings {
         static {
-            Native.register(LibCStrings.class, com.sun.jna.Platform.C_LIBRARY_NAME);
+            Native.register(LibCStrings.class, Platform.C_LIBRARY_NAME);
         }
 
-        static native com.sun.jna.Pointer strerror(int errnum);
+        static native Pointer strerror(int errnum);
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.channels.Pipe;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -100,15 +101,15 @@ class BadDescriptorTest {
         // The race the addresses guard against: the owner records its socket's addresses, closes it, and the kernel
         // gives the number to another connection. Simulated with two live tunnels: t's addresses, u's descriptor.
         try (Tunnel t = Tunnel.open(listener); Tunnel u = Tunnel.open(listener)) {
-            java.net.InetSocketAddress local = (java.net.InetSocketAddress) t.proxyB.getLocalAddress();
-            java.net.InetSocketAddress remote = (java.net.InetSocketAddress) t.proxyB.getRemoteAddress();
+            InetSocketAddress local = (InetSocketAddress) t.proxyB.getLocalAddress();
+            InetSocketAddress remote = (InetSocketAddress) t.proxyB.getRemoteAddress();
             SpliceEndpoint other = SpliceEndpoint.ofDescriptor(FdAccess.fdOf(u.proxyB), local, remote, null);
             String m = refused(other, SpliceEndpoint.of(t.proxyA));
             assertTrue(m.contains("number was reused"), m);
             // The same descriptor with its own addresses is taken.
             SpliceEndpoint own = SpliceEndpoint.ofDescriptor(FdAccess.fdOf(u.proxyB),
-                    (java.net.InetSocketAddress) u.proxyB.getLocalAddress(),
-                    (java.net.InetSocketAddress) u.proxyB.getRemoteAddress(), null);
+                    (InetSocketAddress) u.proxyB.getLocalAddress(),
+                    (InetSocketAddress) u.proxyB.getRemoteAddress(), null);
             splicer.splice(own, SpliceEndpoint.of(u.proxyA)).cancel();
         }
     }

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceResult;
@@ -41,7 +42,7 @@ final class BothWays {
                 assertEquals(new Streams.Received(size, down.get(60, TimeUnit.SECONDS)),
                         atClient.get(60, TimeUnit.SECONDS));
                 return s.completion().toCompletableFuture().get(60, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+            } catch (TimeoutException e) {
                 throw new AssertionError("stalled: " + s, e);
             }
         } finally {

@@ -3,6 +3,7 @@ package org.splice4j.linux;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.management.ThreadMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.channels.ServerSocketChannel;
 import java.util.concurrent.ExecutorService;
@@ -22,7 +23,7 @@ import org.splice4j.spi.contract.Tunnel;
 
 /**
  * No garbage on the hot path: the heap the loop thread allocates while it relays 1 GiB each way, counted by the JVM
- * per thread ({@code com.sun.management.ThreadMXBean}). Not a timing: a count, with a bound far above what a
+ * per thread ({@code ThreadMXBean}). Not a timing: a count, with a bound far above what a
  * garbage-free loop makes and far below one object per system call.
  */
 class HotPathAllocationTest {
@@ -38,7 +39,7 @@ class HotPathAllocationTest {
     }
 
     private static void measure(SpliceConfig config, String how) throws Exception {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         assertTrue(threads.isThreadAllocatedMemorySupported());
         long size = 1L << 30;
         ExecutorService pool = Peers.newPool("alloc-peer");
@@ -81,7 +82,7 @@ class HotPathAllocationTest {
         return ids;
     }
 
-    private static long allocated(com.sun.management.ThreadMXBean threads, long[] ids) {
+    private static long allocated(ThreadMXBean threads, long[] ids) {
         long sum = 0;
         for (long a : threads.getThreadAllocatedBytes(ids)) {
             sum += Math.max(0, a); // -1 for a thread that ended

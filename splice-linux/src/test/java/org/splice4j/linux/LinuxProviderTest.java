@@ -40,6 +40,7 @@ class LinuxProviderTest {
     private static Run child(String... jvmFlags) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-ea:org.splice4j..."); // our threading asserts, as in surefire's own JVM
         cmd.addAll(List.of(jvmFlags));
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));

@@ -64,6 +64,7 @@ final class UnprivilegedChild {
             openUp(dir);
             List<String> cmd = new ArrayList<>(List.of(setpriv.toString(), "--reuid=65534", "--regid=65534",
                     "--clear-groups", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-ea:org.splice4j...", // our threading asserts, as in surefire's own JVM
                     "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
                     "-Djava.io.tmpdir=" + tmp, "-Djna.tmpdir=" + tmp, "-Xmx256m",
                     "-cp", String.join(File.pathSeparator, cp), main.getName()));

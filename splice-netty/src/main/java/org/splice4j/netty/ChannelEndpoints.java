@@ -72,6 +72,7 @@ final class ChannelEndpoints {
      * provider dups the socket at once.
      */
     static SpliceEndpoint endpoint(Channel ch, ByteBuffer alreadyRead) {
+        assert ch.eventLoop().inEventLoop();
         if (isEpoll(ch)) {
             return EpollFd.endpoint(ch, alreadyRead);
         }

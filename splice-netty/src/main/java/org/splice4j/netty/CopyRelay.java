@@ -119,6 +119,7 @@ final class CopyRelay {
 
     /** Channel's event loop: the handler goes in and reading starts. */
     private void begin(Channel self, Channel peer, boolean selfIsIn) {
+        assert self.eventLoop().inEventLoop();
         try {
             if (!self.isOpen()) {
                 peer.close();
@@ -140,6 +141,7 @@ final class CopyRelay {
 
     /** Channel's event loop: deregisters and registers the channel again, then runs {@code then} on its loop. */
     private void reRegister(Channel ch, Runnable then, boolean selfIsIn) {
+        assert ch.eventLoop().inEventLoop();
         ch.deregister().addListener(d -> {
             try {
                 ch.eventLoop().register(new DefaultChannelPromise(ch,

@@ -33,6 +33,7 @@ final class EpollHalfCloseFix {
         if (!ChannelEndpoints.isEpoll(ch)) {
             return;
         }
+        assert ch.eventLoop().inEventLoop();
         try {
             Method setFlag = find(ch.getClass());
             setFlag.setAccessible(true);

@@ -56,7 +56,7 @@ public final class SpliceConfig {
         this.copyBufferSize = checkRange(COPY_BUFFER_SIZE, copyBufferSize, 1024, 64 << 20);
     }
 
-    /** The defaults of DESIGN.md, ignoring system properties. */
+    /** The defaults (the README's "System properties" table), ignoring system properties. */
     public static SpliceConfig defaults() {
         return DEFAULTS;
     }

@@ -36,6 +36,7 @@ final class CopyLoop extends RelayLoop {
 
     /** Loop thread. */
     ByteBuffer acquireBuffer() {
+        assert mayTouchSessions();
         if (FaultInjection.failBufferAllocation) {
             throw new OutOfMemoryError("Direct buffer memory (injected)"); // tests only
         }
@@ -49,6 +50,7 @@ final class CopyLoop extends RelayLoop {
 
     /** Loop thread. */
     void releaseBuffer(ByteBuffer b) {
+        assert mayTouchSessions();
         if (b.isDirect() && b.capacity() == bufferSize && buffers.size() < POOLED_BUFFERS) {
             buffers.addFirst(b);
         }
@@ -89,6 +91,7 @@ final class CopyLoop extends RelayLoop {
      * not over before that.
      */
     void afterDeregistration(Runnable end) {
+        assert mayTouchSessions();
         afterFlush.add(end);
         if (!dispatching) {
             flush();

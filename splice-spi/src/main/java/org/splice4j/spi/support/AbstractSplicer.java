@@ -8,6 +8,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
@@ -22,6 +23,9 @@ import org.splice4j.spi.Splicer;
 /**
  * What every provider's splicer shares: the session registry, listeners, and the notifier thread that completes
  * sessions off the loop threads, so that user callbacks can never stall a relay loop.
+ *
+ * <p>Provider-internal: public so that providers in other modules can build on it, not for applications; it may
+ * change between releases without notice.
  *
  * <p>Subclasses implement {@link #start} (take over the endpoints and hand the session to a loop) and
  * {@link #shutdown()} (cancel what is left and stop their threads).
@@ -84,7 +88,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
                     }
                 }
             });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             // close() raced us and the notifier is gone: start anyway, the check below cancels the session.
         }
         try {
@@ -124,7 +128,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         };
         try {
             notifier.execute(notify);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             // The notifier is gone (close() finished): complete on this thread, which is never a loop thread then.
             notify.run();
         }

@@ -9,6 +9,9 @@ import java.util.function.IntFunction;
  * splicer is open (its thread ended against all expectation) is replaced by a new one, so later sessions are relayed
  * instead of all ending as cancelled.
  *
+ * <p>Provider-internal: public so that providers in other modules can build on it, not for applications; it may
+ * change between releases without notice.
+ *
  * @param <L> the provider's loop type
  */
 public final class LoopGroup<L extends RelayLoop> {

@@ -8,12 +8,16 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The thread, task queue, idle timer and stop protocol shared by the providers' event loops. A subclass adds the
  * readiness mechanism ({@link #poll(long)}, {@link #wakeup()}): a {@code Selector} for the copy provider, epoll for
  * the Linux one.
+ *
+ * <p>Provider-internal: public so that providers in other modules can build on it, not for applications; it may
+ * change between releases without notice.
  *
  * <p>Only the loop thread touches a loop's sessions and descriptors. Other threads {@link #execute} small tasks; the
  * loop is woken only when it may be asleep. The loop never sleeps except in {@link #poll(long)}.
@@ -122,7 +126,7 @@ public abstract class RelayLoop {
                     // only if it is still queued.
                     runRemainingTasks();
                 }
-                if (done.await(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                if (done.await(100, TimeUnit.MILLISECONDS)) {
                     break;
                 }
             } catch (InterruptedException e) {
@@ -136,6 +140,7 @@ public abstract class RelayLoop {
 
     /** Loop thread: a session joins this loop (for idle timing and stop). */
     public final void attach(Member m) {
+        assert mayTouchSessions();
         members.add(m);
         long timeout = m.idleTimeoutNanos();
         if (timeout > 0) {
@@ -149,6 +154,7 @@ public abstract class RelayLoop {
 
     /** Loop thread: a session ended. */
     public final void detach(Member m) {
+        assert mayTouchSessions();
         members.remove(m);
     }
 

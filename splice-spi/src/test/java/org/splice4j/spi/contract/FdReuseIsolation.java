@@ -15,6 +15,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -132,7 +133,7 @@ final class FdReuseIsolation {
                     failure.compareAndSet(null, new AssertionError("streams not done after " + deadlineSeconds
                             + " s: " + stuck(conns)));
                     break;
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     failure.compareAndSet(null, e.getCause());
                     break;
                 }
@@ -141,7 +142,7 @@ final class FdReuseIsolation {
             for (Future<?> f : churns) {
                 try {
                     f.get(60, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     failure.compareAndSet(null, e.getCause());
                 } catch (TimeoutException e) {
                     failure.compareAndSet(null, new AssertionError("a churn thread did not stop within 60 s"));
@@ -299,7 +300,7 @@ final class FdReuseIsolation {
             for (Future<?> w : writers) {
                 try {
                     w.get(60, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.ExecutionException ignored) {
+                } catch (ExecutionException ignored) {
                     // its failure, if it matters, was reported by the reader
                 }
             }

@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,6 +27,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -45,7 +48,7 @@ import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
 
 /**
- * The behaviour every provider owes DESIGN.md, one test per rule. A provider (or a config variant of one) subclasses
+ * The behaviour every provider owes the contract (docs/architecture.md), one test per rule. A provider (or a config variant of one) subclasses
  * this in a few lines: {@link #newSplicer()}, and optionally the endpoint kind and what its results must show.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -265,7 +268,7 @@ public abstract class SpliceProviderContractTest {
             resetter.close();
             if (!seesResetAfterEndOfStreamAtOnce()) {
                 // The documented limit of this provider: it learns of the reset when the other peer writes.
-                silent.write(java.nio.ByteBuffer.wrap(new byte[] {1}));
+                silent.write(ByteBuffer.wrap(new byte[] {1}));
             }
             SpliceResult r;
             try {
@@ -544,7 +547,7 @@ public abstract class SpliceProviderContractTest {
     }
 
     /** Open descriptors by kind (socket, pipe, anon_inode:...), for failure messages and reports. */
-    public static java.util.Map<String, Long> fdKinds() throws IOException {
+    public static Map<String, Long> fdKinds() throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
             return s.map(p -> {
                 try {
@@ -552,8 +555,8 @@ public abstract class SpliceProviderContractTest {
                 } catch (IOException e) {
                     return "gone";
                 }
-            }).collect(java.util.stream.Collectors.groupingBy(k -> k, java.util.TreeMap::new,
-                    java.util.stream.Collectors.counting()));
+            }).collect(Collectors.groupingBy(k -> k, TreeMap::new,
+                    Collectors.counting()));
         }
     }
 
