@@ -47,84 +47,124 @@ final class CopyRelay {
     private final AtomicBoolean inReported = new AtomicBoolean();
     private final AtomicBoolean outReported = new AtomicBoolean();
 
-    private CopyRelay(Channel in, Channel out, Promise<SpliceResult> promise) {
+    /** Sides still making sure their channel is in its epoll set; the relay begins on both once none is left. */
+    private final AtomicInteger preparing = new AtomicInteger(2);
+    /** Read-ahead bytes for out and for in (written first), until the relay begins; null when none. */
+    private ByteBuf toOut;
+    private ByteBuf toIn;
+
+    private CopyRelay(Channel in, Channel out, Promise<SpliceResult> promise, ByteBuf toOut, ByteBuf toIn) {
         this.in = in;
         this.out = out;
         this.promise = promise;
+        this.toOut = toOut;
+        this.toIn = toIn;
     }
 
     /**
      * Any thread. {@code toOut} and {@code toIn} (may be null, released here) are written first.
+     *
+     * <p>Two steps. First each channel, on its own loop, is made sure to be in its epoll set (registered again if
+     * Netty took it out: {@link #prepare}); only then does anything write to either (a write that must wait for
+     * EPOLLOUT on a channel out of epoll would fail, and Netty would shut its output). Then each side, on its loop,
+     * writes its read-ahead and early bytes to the other and starts reading ({@link #begin}).
      */
     static void start(Channel in, Channel out, ByteBuf toOut, ByteBuf toIn, Promise<SpliceResult> promise) {
-        CopyRelay r = new CopyRelay(in, out, promise);
-        r.install(in, out, toOut, true);
-        r.install(out, in, toIn, false);
+        CopyRelay r = new CopyRelay(in, out, promise, toOut, toIn);
+        r.onLoop(in, true, () -> r.prepare(in, true));
+        r.onLoop(out, false, () -> r.prepare(out, false));
     }
 
-    private void install(Channel self, Channel peer, ByteBuf firstToPeer, boolean selfIsIn) {
-        // Write the read-ahead bytes before this side's reader can queue anything behind them.
+    /** Runs step one on {@code ch}'s loop: inline when already there, so that no read slips in before it. */
+    private void onLoop(Channel ch, boolean isIn, Runnable task) {
+        if (ch.eventLoop().inEventLoop()) {
+            task.run();
+            return;
+        }
         try {
+            ch.eventLoop().execute(task);
+        } catch (Throwable t) {
+            fail(t, isIn); // the loop is shutting down
+            prepared(); // the other side must still begin (and report its close)
+        }
+    }
+
+    /** Channel's event loop: step one for one side. */
+    private void prepare(Channel self, boolean selfIsIn) {
+        assert self.eventLoop().inEventLoop();
+        try {
+            if (self.isOpen()) {
+                self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                // EPOLLERR keeps the interest set from ever becoming empty; the same call tells whether Netty's
+                // descriptor is still in its epoll set.
+                boolean inEpoll = EpollHalfCloseFix.apply(self);
+                if (ChannelEndpoints.isEpoll(self) && (!inEpoll || ((DuplexChannel) self).isInputShutdown())) {
+                    // Netty 4.2.18 took the descriptor out of epoll while believing it registered: the peer's end of
+                    // stream came before the relay (autoRead off), or a stale event of a closed channel whose number
+                    // this one reused emptied its interest set. The first interest change would fail with ENOENT.
+                    // Registering the channel again puts it back, with the EPOLLERR flag that keeps it there.
+                    reRegister(self, this::prepared, selfIsIn);
+                    return;
+                }
+            }
+        } catch (Throwable t) {
+            fail(t, selfIsIn);
+        }
+        prepared();
+    }
+
+    /** Any loop: one side is ready (or failed); the last one begins the relay on both channels' loops. */
+    private void prepared() {
+        if (preparing.decrementAndGet() != 0) {
+            return;
+        }
+        ByteBuf a = toOut;
+        ByteBuf b = toIn;
+        toOut = null;
+        toIn = null;
+        beginOnLoop(in, out, a, true);
+        beginOnLoop(out, in, b, false);
+    }
+
+    private void beginOnLoop(Channel self, Channel peer, ByteBuf firstToPeer, boolean selfIsIn) {
+        if (self.eventLoop().inEventLoop()) {
+            begin(self, peer, firstToPeer, selfIsIn);
+            return;
+        }
+        try {
+            self.eventLoop().execute(() -> begin(self, peer, firstToPeer, selfIsIn));
+        } catch (Throwable t) {
+            ReferenceCountUtil.release(firstToPeer);
+            fail(t, selfIsIn); // the loop is shutting down
+        }
+    }
+
+    /**
+     * Channel's event loop: step two for one side. The read-ahead bytes go first, then the bytes Netty read while the
+     * relay took the channel over, then the handler goes in and reading starts.
+     */
+    private void begin(Channel self, Channel peer, ByteBuf firstToPeer, boolean selfIsIn) {
+        assert self.eventLoop().inEventLoop();
+        try {
+            if (!self.isOpen()) {
+                // Closed before we got here (a client's reset before the proxy's reply): the peer goes too.
+                // Otherwise Direction.channelInactive reports the close.
+                ReferenceCountUtil.release(firstToPeer);
+                ReferenceCountUtil.release(EarlyReads.take(self, null));
+                peer.close();
+                closed(selfIsIn);
+                return;
+            }
             if (firstToPeer != null && firstToPeer.isReadable()) {
                 count(selfIsIn, firstToPeer.readableBytes());
                 peer.writeAndFlush(firstToPeer);
             } else if (firstToPeer != null) {
                 firstToPeer.release();
             }
-        } catch (Throwable t) {
-            fail(t, selfIsIn);
-        }
-        Runnable task = () -> {
-            try {
-                if (!self.isOpen()) {
-                    // Closed before we got here (a client's reset before the proxy's reply): the peer goes too.
-                    // Otherwise Direction.channelInactive reports the close.
-                    ReferenceCountUtil.release(EarlyReads.take(self, null));
-                    peer.close();
-                    closed(selfIsIn);
-                    return;
-                }
-                self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-                EpollHalfCloseFix.apply(self);
-                // Bytes Netty read while the relay took the channel over go after the read-ahead, before any new read.
-                ByteBuf early = EarlyReads.take(self, null);
-                if (early != null) {
-                    count(selfIsIn, early.readableBytes());
-                    peer.writeAndFlush(early);
-                }
-                if (ChannelEndpoints.isEpoll(self) && ((DuplexChannel) self).isInputShutdown()) {
-                    // The peer's end of stream came before the relay (during the handshake, autoRead off): Netty
-                    // 4.2.18 then took the descriptor out of epoll while believing it registered (see
-                    // EpollHalfCloseFix), and the first interest change would fail with ENOENT. Registering the channel
-                    // again puts it back, with the EPOLLERR flag that keeps it there.
-                    reRegister(self, () -> begin(self, peer, selfIsIn), selfIsIn);
-                    return;
-                }
-                begin(self, peer, selfIsIn);
-            } catch (Throwable t) {
-                fail(t, selfIsIn);
-            }
-        };
-        // Inline on the channel's own loop, so that no read slips in between the caller's hand-over and ours.
-        if (self.eventLoop().inEventLoop()) {
-            task.run();
-        } else {
-            try {
-                self.eventLoop().execute(task);
-            } catch (Throwable t) {
-                fail(t, selfIsIn); // the loop is shutting down
-            }
-        }
-    }
-
-    /** Channel's event loop: the handler goes in and reading starts. */
-    private void begin(Channel self, Channel peer, boolean selfIsIn) {
-        assert self.eventLoop().inEventLoop();
-        try {
-            if (!self.isOpen()) {
-                peer.close();
-                closed(selfIsIn);
-                return;
+            ByteBuf early = EarlyReads.take(self, null);
+            if (early != null) {
+                count(selfIsIn, early.readableBytes());
+                peer.writeAndFlush(early);
             }
             Direction direction = new Direction(peer, selfIsIn);
             self.pipeline().addLast(NAME, direction);
@@ -139,7 +179,10 @@ final class CopyRelay {
         }
     }
 
-    /** Channel's event loop: deregisters and registers the channel again, then runs {@code then} on its loop. */
+    /**
+     * Channel's event loop: deregisters and registers the channel again, then runs {@code then} (whether that
+     * worked or failed) on its loop.
+     */
     private void reRegister(Channel ch, Runnable then, boolean selfIsIn) {
         assert ch.eventLoop().inEventLoop();
         ch.deregister().addListener(d -> {
@@ -147,15 +190,19 @@ final class CopyRelay {
                 ch.eventLoop().register(new DefaultChannelPromise(ch,
                         ImmediateEventExecutor.INSTANCE)).addListener(r -> {
                             if (r.isSuccess()) {
-                                // Deregistering reset the channel's epoll flags to their initial set: EPOLLERR again.
+                                // Deregistering reset the channel's epoll flags to their initial set: EPOLLERR again,
+                                // and a flush, since a write that waited for EPOLLOUT (a proxy's reply larger than
+                                // the socket's buffer) lost that flag too.
                                 EpollHalfCloseFix.apply(ch);
-                                then.run();
+                                ch.flush();
                             } else {
                                 fail(r.cause(), selfIsIn);
                             }
+                            then.run();
                         });
             } catch (Throwable t) {
                 fail(t, selfIsIn); // the loop is shutting down
+                then.run();
             }
         });
     }

@@ -77,6 +77,11 @@ final class TestForwarder implements AutoCloseable {
     final InactiveCounter inactive = new InactiveCounter();
     /** Runs on the inbound channel just before {@link SpliceRelay#start} (a test's fault: a close, say). */
     volatile Consumer<Channel> beforeRelay = ch -> { };
+    /**
+     * Runs on the inbound channel once it is active, before the target connection is made, while the handler that
+     * keeps the client's early bytes is in place (a test's fault: a stale epoll event, say).
+     */
+    volatile Consumer<Channel> whileConnecting = ch -> { };
 
     TestForwarder(Transport transport, InetSocketAddress target, SpliceRelay relay,
                   Consumer<Channel> extraInboundHandlers) throws InterruptedException {
@@ -114,6 +119,7 @@ final class TestForwarder implements AutoCloseable {
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            whileConnecting.accept(ctx.channel());
             connect(ctx, transport, target, relay, this);
         }
 
