@@ -1,6 +1,7 @@
 package org.splice4j.netty;
 
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -281,6 +282,10 @@ final class SplicedChannels {
                         } catch (Throwable t) {
                             fail(t, toOut, toIn);
                         }
+                    } else if (!in.isOpen() || !out.isOpen()) {
+                        // Its user closed a channel during the hand-over (Netty refuses to register a closed one):
+                        // the tunnel ended before it began, for the reason a close during the hand-over has.
+                        fail(new ClosedChannelException(), toOut, toIn);
                     } else {
                         fail(new IllegalStateException("cannot register the channels back"), toOut, toIn);
                     }

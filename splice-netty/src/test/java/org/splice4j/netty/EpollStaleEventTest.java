@@ -2,7 +2,6 @@ package org.splice4j.netty;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.Future;
@@ -12,10 +11,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.IoHandle;
 import io.netty.channel.epoll.EpollIoEvent;
 import io.netty.channel.epoll.EpollIoOps;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.contract.LinuxTestbed;
@@ -33,22 +29,7 @@ import org.splice4j.spi.contract.Streams;
  * {@link IoHandle}, on its loop, once the new channel is active and its proxy is connecting to the target (the
  * handler that keeps early bytes is in place, as in a proxy).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EpollStaleEventTest {
-
-    private LinuxTestbed bed;
-
-    @BeforeAll
-    void start() throws IOException {
-        bed = LinuxTestbed.open();
-    }
-
-    @AfterAll
-    void stop() throws IOException {
-        if (bed != null) {
-            bed.close();
-        }
-    }
 
     /** Channel's loop: what {@code EpollIoHandler.processReady} does with an event of a closed channel's number. */
     private static void staleEvent(Channel ch, int ops) {
@@ -67,26 +48,22 @@ class EpollStaleEventTest {
         relayAfterStaleEvent(EpollIoOps.EPOLLIN.value() | EpollIoOps.EPOLLRDHUP.value());
     }
 
-    private void relayAfterStaleEvent(int ops) throws Exception {
-        try (TestForwarder f = new TestForwarder(TestForwarder.Transport.EPOLL,
-                (InetSocketAddress) bed.target.getLocalAddress(), new SpliceRelay(), ch -> { })) {
+    private static void relayAfterStaleEvent(int ops) throws Exception {
+        try (LinuxTestbed bed = LinuxTestbed.open();
+             TestForwarder f = new TestForwarder(TestForwarder.Transport.EPOLL,
+                     (InetSocketAddress) bed.target.getLocalAddress(), new SpliceRelay(), ch -> { })) {
             f.whileConnecting = ch -> staleEvent(ch, ops);
-            SocketChannel client;
-            SocketChannel server;
-            synchronized (bed.target) {
-                client = SocketChannel.open(new InetSocketAddress("127.0.0.1", f.port()));
-                server = bed.target.accept();
-            }
-            try (SocketChannel c = client; SocketChannel s = server) {
+            try (SocketChannel c = SocketChannel.open(new InetSocketAddress("127.0.0.1", f.port()));
+                 SocketChannel s = bed.target.accept()) {
                 Future<String> up = bed.pool.submit(() -> Streams.writeAndShutdown(c, 61, 2));
                 Future<Streams.Received> atServer = bed.pool.submit(() -> Streams.readToEnd(s));
                 Future<String> down = bed.pool.submit(() -> Streams.writeAndShutdown(s, 62, 1 << 20));
                 Future<Streams.Received> atClient = bed.pool.submit(() -> Streams.readToEnd(c));
                 SpliceResult r = f.results.poll(30, TimeUnit.SECONDS);
-                assertEquals(new Streams.Received(2, up.get(30, TimeUnit.SECONDS)), atServer.get(30, TimeUnit.SECONDS),
-                        "upload; the relay's result: " + r);
-                assertEquals(new Streams.Received(1 << 20, down.get(30, TimeUnit.SECONDS)), atClient.get(30, TimeUnit.SECONDS),
-                        "download; the relay's result: " + r);
+                assertEquals(new Streams.Received(2, up.get(30, TimeUnit.SECONDS)),
+                        atServer.get(30, TimeUnit.SECONDS), "upload; the relay's result: " + r);
+                assertEquals(new Streams.Received(1 << 20, down.get(30, TimeUnit.SECONDS)),
+                        atClient.get(30, TimeUnit.SECONDS), "download; the relay's result: " + r);
                 assertEquals(Outcome.COMPLETED, r.outcome(), String.valueOf(r));
             }
         }
