@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -184,6 +185,8 @@ class SpliceRelayRandomisedTest {
         final Kind kind;
         final StringBuilder log = new StringBuilder();
         int clientPort;
+        /** The port the forwarder connected to the target from, as the target's accepted socket sees it. */
+        int serverPeerPort;
         Channel inbound;
         SpliceResult result;
 
@@ -223,8 +226,8 @@ class SpliceRelayRandomisedTest {
         final long seed;
         final int tunnels;
         final int concurrency;
-        /** Inbound channels by the client's port, drained from {@link TestForwarder#inbound}; guarded by itself. */
-        final Map<Integer, Channel> inboundByPort = new HashMap<>();
+        /** Inbound channels whose relay started, drained from {@link TestForwarder#inbound}; guarded by itself. */
+        final Set<Channel> started = new HashSet<>();
         final AtomicLong splicedBytes = new AtomicLong();
 
         Run(LinuxTestbed bed, TestForwarder f, TestForwarder.Transport transport, boolean splice, long seed,
@@ -585,6 +588,7 @@ class SpliceRelayRandomisedTest {
                     }
                     // Bounded (SO_TIMEOUT): a forwarder that never connects fails this tunnel, not the whole run.
                     SocketChannel server = bed.target.socket().accept().getChannel();
+                    c.serverPeerPort = ((InetSocketAddress) server.getRemoteAddress()).getPort();
                     return new SocketChannel[] {client, server};
                 } catch (IOException | RuntimeException e) {
                     client.close();
@@ -593,19 +597,26 @@ class SpliceRelayRandomisedTest {
             }
         }
 
-        /** The tunnel's inbound channel, once its relay started. */
+        /**
+         * The tunnel's inbound channel, once its relay started: the one whose outbound channel connected from the port
+         * the target saw ({@link Ctx#serverPeerPort}) and whose client is this tunnel's ({@link Ctx#clientPort}).
+         * Both ports, since the kernel reuses a port once its connection is gone: matching the client's port alone
+         * took an earlier tunnel's channel whose client had had the same port.
+         */
         private Channel inbound(Ctx c) throws Exception {
             if (c.inbound != null) {
                 return c.inbound;
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(BOUND_S);
             while (true) {
-                synchronized (inboundByPort) {
+                synchronized (started) {
                     for (Channel ch; (ch = f.inbound.poll()) != null; ) {
-                        inboundByPort.put(((InetSocketAddress) ch.remoteAddress()).getPort(), ch);
+                        started.add(ch);
                     }
-                    Channel ch = inboundByPort.get(c.clientPort);
-                    if (ch != null) {
+                    Channel ch = f.inboundByOutboundPort.get(c.serverPeerPort);
+                    if (ch != null && started.contains(ch)
+                            && ((InetSocketAddress) ch.remoteAddress()).getPort() == c.clientPort) {
+                        started.remove(ch);
                         c.inbound = ch;
                         return ch;
                     }

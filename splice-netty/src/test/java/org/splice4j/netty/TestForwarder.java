@@ -72,6 +72,8 @@ final class TestForwarder implements AutoCloseable {
     final BlockingQueue<SpliceResult> results = new LinkedBlockingQueue<>();
     /** Every result by its relay's inbound channel, as a list: a second completion of one relay would show. */
     final Map<Channel, List<SpliceResult>> resultsByInbound = new ConcurrentHashMap<>();
+    /** The inbound channel of each relay by its outbound channel's local port, set before the relay starts. */
+    final Map<Integer, Channel> inboundByOutboundPort = new ConcurrentHashMap<>();
     /** The inbound channel of each relay, once it started. */
     final BlockingQueue<Channel> inbound = new LinkedBlockingQueue<>();
     final InactiveCounter inactive = new InactiveCounter();
@@ -174,6 +176,7 @@ final class TestForwarder implements AutoCloseable {
                     ByteBuf ahead = connecting.takeEarly();
                     ctx.pipeline().remove(ctx.handler());
                     Channel out = ((ChannelFuture) f).channel();
+                    inboundByOutboundPort.put(((InetSocketAddress) out.localAddress()).getPort(), in);
                     beforeRelay.accept(in);
                     relay.start(in, out, ahead).addListener(r -> {
                         SpliceResult result = (SpliceResult) r.getNow();
