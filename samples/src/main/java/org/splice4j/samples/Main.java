@@ -29,6 +29,9 @@ public final class Main {
             "  bench [--bytes SIZE] [--runs N] [--rows ROW,...]",
             "        relay throughput and relay CPU seconds per GiB of the samples, splicing off, copy and linux,",
             "        on NIO and epoll; each relay in a child JVM. Rows: " + String.join(",", Bench.ROWS.keySet()),
+            "  doctor",
+            "        what this machine and JVM allow: providers and why not, JVM flags, pipe and descriptor limits;",
+            "        exit 0 when splicing would work with -Dsplice4j.enabled=true, 1 when not",
             "splicing: -Dsplice4j.provider=linux|copy and the other splice4j.* properties (see README)");
 
     public static void main(String[] args) throws Exception {
@@ -51,6 +54,9 @@ public final class Main {
                 break;
             case "bench":
                 Bench.main(rest);
+                break;
+            case "doctor":
+                Doctor.main(rest);
                 break;
             case "-h":
             case "--help":

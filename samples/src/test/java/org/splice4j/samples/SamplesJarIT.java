@@ -417,6 +417,48 @@ class SamplesJarIT {
     }
 
     @Test
+    void doctorNamesTheProviderAndSaysSplicingWorksWithTheJarsFlags() throws Exception {
+        Path errFile = Files.createTempFile("doctor", ".err");
+        Process p = start(errFile, "doctor");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
+        assertEquals(0, p.exitValue(), out + Files.readString(errFile));
+        assertTrue(out.contains("linux (priority 100): available")
+                && out.contains("--add-exports java.base/sun.nio.ch=ALL-UNNAMED (a SocketChannel's descriptor): set")
+                && out.contains("/proc/sys/fs/pipe-max-size: ") && out.contains("open files: soft ")
+                && out.contains("verdict: splicing would work here with -Dsplice4j.enabled=true (provider linux)"),
+                out);
+        Files.deleteIfExists(errFile);
+    }
+
+    @Test
+    void doctorWithoutTheFdFlagSaysWhyNotAndExitsOne() throws Exception {
+        // The class path instead of -jar: the jar's manifest (Add-Exports) does not apply, as for an application
+        // that puts the jars on its own class path.
+        Process p = new ProcessBuilder(JAVA, "-ea:org.splice4j...", "-Dsplice4j.enabled=true", "-cp", JAR.toString(),
+                "org.splice4j.samples.Main", "doctor").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
+        assertEquals(1, p.exitValue(), out);
+        assertTrue(out.contains("(a SocketChannel's descriptor): NOT set")
+                && out.contains("verdict: splicing would NOT work here: ") && out.contains("--add-exports"), out);
+    }
+
+    @Test
+    void doctorCountsTheCopyProviderAsNoSplicing() throws Exception {
+        Path errFile = Files.createTempFile("doctor-copy", ".err");
+        List<String> cmd = List.of(JAVA, "-Dsplice4j.provider=copy", "-jar", JAR.toString(), "doctor");
+        Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), out);
+        assertEquals(1, p.exitValue(), out);
+        assertTrue(out.contains("splice4j.enabled: false (splicing is off until -Dsplice4j.enabled=true")
+                && out.contains("verdict: splicing would NOT work here: splice4j.provider=copy names the portable"
+                + " provider"), out);
+        Files.deleteIfExists(errFile);
+    }
+
+    @Test
     void aBadFlagPrintsUsageAndExitsNonZero() throws Exception {
         Path errFile = Files.createTempFile("socks5", ".err");
         Process p = start(errFile, "socks5", "--listen", "127.0.0.1:0", "--bogus", "1");
