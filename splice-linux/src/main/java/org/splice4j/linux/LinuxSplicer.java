@@ -78,6 +78,29 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
         pool.close();
     }
 
+    // The MBean is registered by AbstractSplicer's constructor, before the pool exists: -1 until it does.
+
+    @Override
+    protected long pipesOpen() {
+        return pool == null ? -1 : pool.total();
+    }
+
+    @Override
+    protected long pipesPooled() {
+        return pool == null ? -1 : pool.pooled();
+    }
+
+    @Override
+    protected long smallestPipeGranted() {
+        int s = pool == null ? Integer.MAX_VALUE : pool.smallestGranted();
+        return s == Integer.MAX_VALUE ? -1 : s;
+    }
+
+    @Override
+    protected long pipeGrowRefusals() {
+        return pool == null ? -1 : pool.growRefusals();
+    }
+
     /** The loops (for tests). */
     LoopGroup<EpollLoop> loops() {
         return loops;

@@ -12,6 +12,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
+import javax.management.ObjectName;
+
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceEndpoint;
 import org.splice4j.spi.SpliceListener;
@@ -19,6 +21,7 @@ import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.Splicer;
+import org.splice4j.spi.SplicerMXBean;
 
 /**
  * What every provider's splicer shares: the session registry, listeners, and the notifier thread that completes
@@ -39,6 +42,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
     private final List<SpliceListener> listeners = new CopyOnWriteArrayList<>();
     private final Set<S> sessions = ConcurrentHashMap.newKeySet();
     private final ThreadPoolExecutor notifier;
+    private final SplicerStatistics statistics;
     private volatile boolean closed;
 
     protected AbstractSplicer(String providerName, SpliceConfig config) {
@@ -52,6 +56,38 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             return t;
         });
         this.notifier.allowCoreThreadTimeOut(true);
+        this.statistics = new SplicerStatistics(this, providerName, sessions::size);
+        statistics.register(); // unregistered by close()
+    }
+
+    /** This splicer's figures, as its MBean shows them. */
+    public final SplicerMXBean statistics() {
+        return statistics;
+    }
+
+    /** The name of this splicer's MBean in the platform MBean server, or null if JMX refused it. */
+    public final ObjectName objectName() {
+        return statistics.objectName();
+    }
+
+    /** Pipes open now, pooled or in use, for the MBean; -1 for a provider without pipes. */
+    protected long pipesOpen() {
+        return -1;
+    }
+
+    /** Pipes pooled now, for the MBean; -1 for a provider without pipes. */
+    protected long pipesPooled() {
+        return -1;
+    }
+
+    /** The smallest size the kernel granted a new pipe, for the MBean; -1 if none. */
+    protected long smallestPipeGranted() {
+        return -1;
+    }
+
+    /** How often the kernel refused to grow a pipe, for the MBean; -1 for a provider without pipes. */
+    protected long pipeGrowRefusals() {
+        return -1;
     }
 
     @Override
@@ -97,6 +133,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             sessions.remove(session);
             throw e;
         }
+        statistics.started();
         if (closed) {
             // close() may have run between the check above and the registration: make sure it is ended.
             session.cancel();
@@ -116,6 +153,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
     /** Called by a session, on any thread, exactly once, after the provider stopped touching its endpoints. */
     final void ended(AbstractSession session, SpliceResult result) {
         sessions.remove(session);
+        statistics.ended(result); // before the completion, so that whoever sees it sees the figures include it
         Runnable notify = () -> {
             session.completeFuture(result);
             for (SpliceListener l : listeners) {
@@ -166,6 +204,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             closed = true;
         }
         shutdown();
+        statistics.unregister();
         notifier.shutdown();
         if (!Thread.currentThread().getName().endsWith("-notifier")) {
             try {
