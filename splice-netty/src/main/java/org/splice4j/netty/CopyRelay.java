@@ -40,6 +40,8 @@ final class CopyRelay {
     private volatile long bytesOutToIn;
     private volatile boolean inEof;
     private volatile boolean outEof;
+    /** Ends of stream forwarded, each once its direction's writes completed; both channels close at two. */
+    private final AtomicInteger endsForwarded = new AtomicInteger();
     private volatile Throwable error;
     private volatile boolean idle;
     private final AtomicInteger open = new AtomicInteger(2);
@@ -257,6 +259,8 @@ final class CopyRelay {
     private final class Direction extends ChannelInboundHandlerAdapter {
         private final Channel peer;
         private final boolean isIn;
+        /** This channel's end of stream was seen; its channel's loop only. */
+        private boolean endSeen;
 
         Direction(Channel peer, boolean isIn) {
             this.peer = peer;
@@ -297,6 +301,10 @@ final class CopyRelay {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
+                if (endSeen) {
+                    return; // once per direction, whoever fires it (Netty, or begin() for an end read before)
+                }
+                endSeen = true;
                 if (isIn) {
                     inEof = true;
                 } else {
@@ -304,7 +312,10 @@ final class CopyRelay {
                 }
                 // Forward the end of stream after the last write completed (shutdownOutput fails pending writes).
                 peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
-                    if (inEof && outEof) {
+                    // Both channels close only once both ends of stream are forwarded, each after its direction's
+                    // last write: the other direction's end being seen is not enough, its bytes may still wait in
+                    // its peer's outbound buffer for the socket to drain, and a close would drop them.
+                    if (endsForwarded.incrementAndGet() == 2) {
                         closeBoth();
                     } else if (peer instanceof DuplexChannel) {
                         ((DuplexChannel) peer).shutdownOutput();
