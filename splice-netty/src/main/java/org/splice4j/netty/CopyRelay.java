@@ -3,6 +3,7 @@ package org.splice4j.netty;
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -72,12 +73,23 @@ final class CopyRelay {
      */
     static void start(Channel in, Channel out, ByteBuf toOut, ByteBuf toIn, Promise<SpliceResult> promise) {
         CopyRelay r = new CopyRelay(in, out, promise, toOut, toIn);
-        r.onLoop(in, true, () -> r.prepare(in, true));
-        r.onLoop(out, false, () -> r.prepare(out, false));
+        // If a loop refuses the task (it is shutting down), that side fails, and the other must still begin (and
+        // report its close).
+        r.onLoop(in, () -> r.prepare(in, true), t -> {
+            r.fail(t, true);
+            r.prepared();
+        });
+        r.onLoop(out, () -> r.prepare(out, false), t -> {
+            r.fail(t, false);
+            r.prepared();
+        });
     }
 
-    /** Runs step one on {@code ch}'s loop: inline when already there, so that no read slips in before it. */
-    private void onLoop(Channel ch, boolean isIn, Runnable task) {
+    /**
+     * Runs {@code task} on {@code ch}'s loop: inline when already there, so that no read slips in before it; else
+     * queued, and {@code refused} runs if the loop refuses it (shutting down).
+     */
+    private static void onLoop(Channel ch, Runnable task, Consumer<Throwable> refused) {
         if (ch.eventLoop().inEventLoop()) {
             task.run();
             return;
@@ -85,8 +97,7 @@ final class CopyRelay {
         try {
             ch.eventLoop().execute(task);
         } catch (Throwable t) {
-            fail(t, isIn); // the loop is shutting down
-            prepared(); // the other side must still begin (and report its close)
+            refused.accept(t);
         }
     }
 
@@ -126,21 +137,14 @@ final class CopyRelay {
         ByteBuf b = toIn;
         toOut = null;
         toIn = null;
-        beginOnLoop(in, out, a, true);
-        beginOnLoop(out, in, b, false);
-    }
-
-    private void beginOnLoop(Channel self, Channel peer, ByteBuf firstToPeer, boolean selfIsIn) {
-        if (self.eventLoop().inEventLoop()) {
-            begin(self, peer, firstToPeer, selfIsIn);
-            return;
-        }
-        try {
-            self.eventLoop().execute(() -> begin(self, peer, firstToPeer, selfIsIn));
-        } catch (Throwable t) {
-            ReferenceCountUtil.release(firstToPeer);
-            fail(t, selfIsIn); // the loop is shutting down
-        }
+        onLoop(in, () -> begin(in, out, a, true), t -> {
+            ReferenceCountUtil.release(a);
+            fail(t, true);
+        });
+        onLoop(out, () -> begin(out, in, b, false), t -> {
+            ReferenceCountUtil.release(b);
+            fail(t, false);
+        });
     }
 
     /**
