@@ -8,6 +8,7 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.handler.ConnectHandler;
 
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
 import org.splice4j.spi.SplicerChoice;
@@ -94,6 +95,11 @@ public class SpliceConnectHandler extends ConnectHandler {
         if (splicer == null || SplicedSockets.spliceableSocket(clientSide) == null
                 || SplicedSockets.spliceableSocket(endPoint) == null) {
             stock.increment();
+            if (splicer != null) {
+                splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, "CONNECT " + endPoint.getRemoteSocketAddress(),
+                        "not a cleartext TCP socket: " + (SplicedSockets.spliceableSocket(clientSide) == null
+                                ? clientSide : endPoint));
+            }
             return super.newUpstreamConnection(endPoint, connectContext);
         }
         // The client's pipelined bytes are not known yet: Jetty writes them upstream before the takeover.

@@ -39,6 +39,7 @@ import org.eclipse.jetty.util.ssl.SslContextFactory;
 
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
 import org.splice4j.spi.SplicerChoice;
@@ -338,16 +339,26 @@ public class SpliceProxyServlet extends ProxyServlet {
             }
             ConnectionMetaData client = servletRequest.getConnectionMetaData();
             if (client.getHttpVersion() != HttpVersion.HTTP_1_1 || client.isSecure()) {
-                return null; // HTTP/2 multiplexes streams over the socket; TLS ends here
+                // HTTP/2 multiplexes streams over the socket; TLS ends here
+                notEligible(client.isSecure() ? "TLS to the proxy" : client.getHttpVersion() + " to the proxy");
+                return null;
             }
             EndPoint clientEnd = client.getConnection().getEndPoint();
             EndPoint serverEnd = proxyResponse.getRequest() instanceof HttpRequest r
                     ? (EndPoint) r.getConversation().getAttribute(EndPoint.class.getName()) : null;
             if (SplicedSockets.spliceableSocket(clientEnd) == null
                     || SplicedSockets.spliceableSocket(serverEnd) == null) {
+                notEligible("not a cleartext TCP socket: "
+                        + (SplicedSockets.spliceableSocket(clientEnd) == null ? clientEnd : serverEnd));
                 return null;
             }
             return new EndPoint[] {clientEnd, serverEnd};
+        }
+
+        /** A large response that splicing cannot serve: counted by the splicer's figures, events and log. */
+        private void notEligible(String why) {
+            splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, request.getMethod() + " " + request.getRequestURI(),
+                    why);
         }
 
         /** The head the client gets, as ProxyServlet would send it, then the body bytes already read. */

@@ -36,6 +36,7 @@ import org.eclipse.jetty.util.StringUtil;
 
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
 import org.splice4j.spi.SplicerChoice;
@@ -176,6 +177,11 @@ public class SpliceUpgradeHandler extends Handler.Wrapper {
         }
         EndPoint clientSide = request.getConnectionMetaData().getConnection().getEndPoint();
         if (SplicedSockets.spliceableSocket(clientSide) == null) {
+            SplicerChoice c = choice;
+            if (c != null && c.splicer().isPresent()) {
+                c.splicer().get().recordFallback(SpliceFallback.NOT_ELIGIBLE, "upgrade " + uri.getAuthority(),
+                        "not a cleartext TCP socket: " + clientSide);
+            }
             return super.handle(request, response, callback); // TLS to the proxy, or not TCP: not ours
         }
         // This thread is Jetty's: from here until the tunnel opens or the client has its answer, one deadline.

@@ -64,11 +64,18 @@ final class Errno {
     /** A failed call, with the errno and its text, keeping the syscall name. */
     static final class NativeIoException extends IOException {
         private static final long serialVersionUID = 1L;
+        private final String syscall;
         private final int errno;
 
         NativeIoException(String syscall, int errno) {
             super(syscall + "(..) failed with error(" + errno + "): " + text(errno));
+            this.syscall = syscall;
             this.errno = errno;
+        }
+
+        /** Few distinct values, for counting errors by kind: {@code "splice: Broken pipe"}. */
+        String kind() {
+            return syscall + ": " + text(errno);
         }
 
         int errno() {

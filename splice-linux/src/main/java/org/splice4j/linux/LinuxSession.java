@@ -3,6 +3,7 @@ package org.splice4j.linux;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.support.AbstractSession;
@@ -72,6 +73,11 @@ final class LinuxSession extends AbstractSession implements SpliceDirection.Owne
     public void directionFailed(String syscall, int errno) {
         Errno.NativeIoException cause = Errno.exception(syscall, errno);
         abort(Errno.isConnectionAbort(errno) ? Outcome.RESET : Outcome.FAILED, cause);
+    }
+
+    @Override
+    public void directionFellBack(SpliceFallback reason, String detail) {
+        fellBack(reason, detail);
     }
 
     @Override

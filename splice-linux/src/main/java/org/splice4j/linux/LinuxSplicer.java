@@ -97,6 +97,18 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
     }
 
     @Override
+    protected String providerSettings() {
+        return "pipes grown up to " + pool.maxPipeSize() + " bytes (asked " + config.pipeSize()
+                + ", the kernel's pipe-max-size caps it), at most " + config.maxPipes() + " pipes";
+    }
+
+    @Override
+    protected String errorKind(Throwable cause) {
+        return cause instanceof Errno.NativeIoException ? ((Errno.NativeIoException) cause).kind()
+                : super.errorKind(cause);
+    }
+
+    @Override
     protected long pipeGrowRefusals() {
         return pool == null ? -1 : pool.growRefusals();
     }

@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 
+import org.splice4j.spi.SpliceConfig;
+
 /**
  * The pipes of one splicer, capped at {@code splice4j.maxPipes} (pooled and in use together). A pipe is created at
  * the kernel's default size and grown with F_SETPIPE_SZ only for a bulk stream, up to {@code splice4j.pipeSize}
@@ -26,6 +28,8 @@ final class PipePool {
     private boolean warnedCreateFailure;
     /** For tests and metrics: how often the kernel refused to grow a pipe, and the smallest size it granted. */
     private int growRefusals;
+    /** Why the kernel last refused a pipe, for the fallback's detail; null if it never did. */
+    private String lastCreateFailure;
     private int smallestGranted = Integer.MAX_VALUE;
 
     PipePool(int maxPipes, int pipeSize) {
@@ -47,6 +51,7 @@ final class PipePool {
         try {
             pipe = Pipe.open(); // both fds are ours from here until destroy()
         } catch (Errno.NativeIoException e) {
+            lastCreateFailure = e.getMessage();
             if (!warnedCreateFailure) {
                 warnedCreateFailure = true;
                 LOG.log(Level.WARNING, "splice4j: cannot create a pipe, copying instead: " + e.getMessage()
@@ -57,6 +62,17 @@ final class PipePool {
         total++;
         smallestGranted = Math.min(smallestGranted, pipe.capacity);
         return pipe;
+    }
+
+    /** Why {@link #acquire} just returned null, in words for an operator. */
+    synchronized String whyNoPipe() {
+        if (closed) {
+            return "the splicer is closing";
+        }
+        if (total >= maxPipes) {
+            return "all " + maxPipes + " pipes are in use (" + SpliceConfig.MAX_PIPES + ")";
+        }
+        return "the kernel refused a pipe: " + lastCreateFailure;
     }
 
     /**

@@ -5,6 +5,8 @@ import java.nio.ByteBuffer;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 
+import org.splice4j.spi.SpliceFallback;
+
 /**
  * Bytes from one socket to the other, for a {@link LinuxSession}: the pump. States, per wake-up:
  * <pre>
@@ -32,6 +34,9 @@ final class SpliceDirection {
 
         /** This direction forwarded its end of stream and is {@link #done}. */
         void directionEnded();
+
+        /** This direction copies instead of splicing, for this reason (reported once per reason). */
+        void directionFellBack(SpliceFallback reason, String detail);
     }
 
     private final OwnedFd src;
@@ -50,6 +55,8 @@ final class SpliceDirection {
     private int bufferLen;
     /** The kernel refused splice for this socket (EINVAL, ENOSYS): copy for the rest of the session. */
     private boolean spliceRefused;
+    /** Whether the lack of a pipe was reported: once per direction, however many reads it makes copy. */
+    private boolean noPipeReported;
     private boolean srcEof;
     boolean wantRead;
     boolean wantWrite;
@@ -156,7 +163,7 @@ final class SpliceDirection {
      * False: stop for now.
      */
     private boolean readSource() {
-        if (auto.spliceNext() && !spliceRefused && (pipe != null || (pipe = pool.acquire()) != null)) {
+        if (auto.spliceNext() && !spliceRefused && havePipe()) {
             long n = pipe.fill(src);
             if (n > 0) {
                 if (PipeGrowth.wanted(pipe, n)) {
@@ -184,8 +191,22 @@ final class SpliceDirection {
             spliceRefused = true;
             pool.release(pipe);
             pipe = null;
+            owner.directionFellBack(SpliceFallback.SPLICE_REFUSED, "splice(2) refused this socket: "
+                    + Errno.exception("splice", errno).getMessage());
         }
         return copySource();
+    }
+
+    /** A pipe for this read: the one held, else one from the pool; false if there is none (reported once). */
+    private boolean havePipe() {
+        if (pipe != null || (pipe = pool.acquire()) != null) {
+            return true;
+        }
+        if (!noPipeReported) {
+            noPipeReported = true;
+            owner.directionFellBack(SpliceFallback.NO_PIPE, pool.whyNoPipe());
+        }
+        return false;
     }
 
     /**

@@ -49,5 +49,6 @@ class SpliceRefusedTest {
         assertEquals(SpliceResult.Outcome.COMPLETED, r.outcome(), r.toString());
         assertEquals(0, r.splicedBytes(), "the kernel refused every splice: " + r);
         assertTrue(r.copiedBytes() == 2 * size, r.toString());
+        assertEquals(2, splicer.statistics().orElseThrow().getFallbacksSpliceRefused(), "once per direction");
     }
 }

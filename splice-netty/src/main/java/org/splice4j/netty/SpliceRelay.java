@@ -20,6 +20,7 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import org.splice4j.spi.Splice;
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.Splicer;
 import org.splice4j.spi.SplicerChoice;
@@ -136,6 +137,10 @@ public final class SpliceRelay {
             } else {
                 if (LOG.isDebugEnabled()) {
                     LOG.debug("splice4j: copying {} <-> {}: {}", inbound, outbound, refusal);
+                }
+                if (splicer != null) {
+                    splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, SplicedChannels.label(inbound, outbound),
+                            refusal);
                 }
                 CopyRelay.start(inbound, outbound, alreadyReadFromInbound, null, promise);
             }

@@ -182,9 +182,14 @@ final class SplicedChannels {
     }
 
     private SpliceOptions options() {
-        SpliceOptions o = SpliceOptions.defaults().withLabel(in.id().asShortText() + "<->" + out.id().asShortText());
+        SpliceOptions o = SpliceOptions.defaults().withLabel(label(in, out));
         long timeout = Math.min(positiveOrMax(inHandover.idleTimeoutMillis), positiveOrMax(outHandover.idleTimeoutMillis));
         return timeout == Long.MAX_VALUE ? o : o.withIdleTimeout(Duration.ofMillis(timeout));
+    }
+
+    /** A tunnel's label in the splicer's figures, events and log: both channels' short ids. */
+    static String label(Channel in, Channel out) {
+        return in.id().asShortText() + "<->" + out.id().asShortText();
     }
 
     private static long positiveOrMax(long v) {

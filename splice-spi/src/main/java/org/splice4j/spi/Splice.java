@@ -8,6 +8,8 @@ import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 
+import org.splice4j.spi.support.AbstractSplicer;
+
 /**
  * Entry point: the process-wide default {@link Splicer}, the master switch, and provider lookup.
  *
@@ -120,7 +122,9 @@ public final class Splice {
         List<SpliceProvider> all = providers();
         SpliceProvider p = chooseProvider(config, all)
                 .orElseThrow(() -> new IllegalStateException(noProviderReason(all)));
-        return p.newSplicer(config);
+        Splicer s = p.newSplicer(config);
+        logStarted(s, config, all, p);
+        return s;
     }
 
     /**
@@ -199,9 +203,9 @@ public final class Splice {
                 return;
             }
             SpliceProvider p = chosen.get();
-            LOG.log(Level.INFO, "splice4j: using provider " + p.name() + " (" + config + ")" + othersNotTaken(all, p));
             boolean hook = SpliceConfig.parseBoolean(SHUTDOWN_HOOK, System.getProperty(SHUTDOWN_HOOK), true);
             Splicer s = p.newSplicer(config);
+            logStarted(s, config, all, p);
             defaultSplicer = s;
             if (hook && !shutdownHookRemoved) {
                 defaultShutdownHook = new Thread(s::close, "splice4j-shutdown");
@@ -211,6 +215,12 @@ public final class Splice {
             defaultUnavailability = e.getMessage();
             defaultFailure = e;
         }
+    }
+
+    /** The one INFO line a splicer gets when it starts: which provider, why not the others, its settings, its MBean. */
+    private static void logStarted(Splicer s, SpliceConfig config, List<SpliceProvider> all, SpliceProvider p) {
+        String settings = s instanceof AbstractSplicer<?> a ? a.summary() : config.toString();
+        LOG.log(Level.INFO, "splice4j: using provider " + p.name() + ": " + settings + othersNotTaken(all, p));
     }
 
     private static String othersNotTaken(List<SpliceProvider> all, SpliceProvider chosen) {

@@ -1,5 +1,7 @@
 package org.splice4j.spi;
 
+import java.util.Optional;
+
 /**
  * Relays bytes between pairs of connected sockets until both directions end.
  *
@@ -54,6 +56,27 @@ public interface Splicer extends AutoCloseable {
     /** Whether this splicer can serve this endpoint kind at all: a raw descriptor only if it {@link #servesDescriptors}. */
     default boolean supports(SpliceEndpoint endpoint) {
         return !endpoint.isDescriptor() || servesDescriptors();
+    }
+
+    /**
+     * Tells this splicer that a tunnel it could have relayed went another way, so that its figures, its Flight Recorder
+     * events and its log show why: adapters call it when they keep their stock path ({@link SpliceFallback#NOT_ELIGIBLE})
+     * or when {@link #splice} refused a tunnel ({@link SpliceFallback#PROVIDER_REFUSED}); providers call it for their
+     * own fallbacks. Cheap, any thread, never throws.
+     *
+     * @param reason why
+     * @param label  the tunnel's label, as {@link SpliceOptions#label()}
+     * @param detail what an operator reads: the handler in the way, the exception; may be null
+     */
+    default void recordFallback(SpliceFallback reason, String label, String detail) {
+    }
+
+    /**
+     * This splicer's figures, as JMX shows them ({@code org.splice4j:type=Splicer,name=...}), for a metrics binding
+     * such as splice-micrometer's; empty for a splicer that keeps none (a test double).
+     */
+    default Optional<SplicerMXBean> statistics() {
+        return Optional.empty();
     }
 
     void addListener(SpliceListener listener);

@@ -1,5 +1,7 @@
 package org.splice4j.spi;
 
+import java.util.Map;
+
 /**
  * What one splicer has relayed, as JMX shows it: {@code org.splice4j:type=Splicer,name=PROVIDER-N}, registered in
  * the platform MBean server when the splicer is made and unregistered when it is closed, so JConsole, VisualVM and
@@ -46,6 +48,25 @@ public interface SplicerMXBean {
 
     /** Of those, bytes copied through user space (small messages, fallbacks, the copy provider). */
     long getCopiedBytes();
+
+    /** Tunnels an adapter kept on its stock path because splicing cannot serve them ({@link SpliceFallback#NOT_ELIGIBLE}). */
+    long getFallbacksNotEligible();
+
+    /** Tunnels this splicer refused when handed them, relayed the stock way ({@link SpliceFallback#PROVIDER_REFUSED}). */
+    long getFallbacksProviderRefused();
+
+    /** Directions that copied for want of a pipe ({@link SpliceFallback#NO_PIPE}). */
+    long getFallbacksNoPipe();
+
+    /** Directions that copied because the kernel refused splice for a socket ({@link SpliceFallback#SPLICE_REFUSED}). */
+    long getFallbacksSpliceRefused();
+
+    /**
+     * Failed sessions by the kind of their error: the failing system call and its error ({@code "splice: Broken
+     * pipe"}) for the linux provider, the exception's simple class name otherwise ({@code "OutOfMemoryError"}). At
+     * most 64 kinds; later ones count under {@code "other"}.
+     */
+    Map<String, Long> getErrorsByKind();
 
     /** Pipes open now, pooled or in use; -1 without pipes. */
     long getPipesOpen();

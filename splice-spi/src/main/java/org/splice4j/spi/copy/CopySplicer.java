@@ -44,6 +44,11 @@ final class CopySplicer extends AbstractSplicer<CopySession> {
         session.loop().execute(session::register);
     }
 
+    @Override
+    protected String providerSettings() {
+        return "copying through buffers of " + config.copyBufferSize() + " bytes";
+    }
+
     /** The loops (for tests). */
     LoopGroup<CopyLoop> loops() {
         return loops;

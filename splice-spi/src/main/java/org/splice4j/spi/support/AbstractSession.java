@@ -1,10 +1,12 @@
 package org.splice4j.spi.support;
 
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceSession;
@@ -24,6 +26,10 @@ public abstract class AbstractSession implements SpliceSession, RelayLoop.Member
     private final long idleTimeoutNanos;
     private final CompletableFuture<SpliceResult> future = new CompletableFuture<>();
     private final AtomicBoolean ended = new AtomicBoolean();
+    /** For the Flight Recorder's session event: when it was made and whom it relays between. */
+    private final long startedNanos = System.nanoTime();
+    private volatile InetSocketAddress remoteA;
+    private volatile InetSocketAddress remoteB;
     /** Loop thread only (the idle scan runs there too), so a plain field: no fence per system call. */
     private long lastActivity = System.nanoTime();
 
@@ -127,6 +133,28 @@ public abstract class AbstractSession implements SpliceSession, RelayLoop.Member
         SpliceResult result = new SpliceResult(outcome, bytesAToB, bytesBToA, splicedBytes, copiedBytes, cause);
         splicer.ended(this, result);
         return true;
+    }
+
+    final void endpoints(InetSocketAddress a, InetSocketAddress b) {
+        remoteA = a;
+        remoteB = b;
+    }
+
+    final InetSocketAddress remoteA() {
+        return remoteA;
+    }
+
+    final InetSocketAddress remoteB() {
+        return remoteB;
+    }
+
+    final long startedNanos() {
+        return startedNanos;
+    }
+
+    /** Any thread: tells the splicer's figures, events and log that a direction fell back to copying. */
+    protected final void fellBack(SpliceFallback reason, String detail) {
+        splicer.recordFallback(reason, label, detail);
     }
 
     final void completeFuture(SpliceResult result) {

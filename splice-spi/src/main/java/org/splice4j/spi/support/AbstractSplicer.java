@@ -1,9 +1,13 @@
 package org.splice4j.spi.support;
 
+import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -16,6 +20,7 @@ import javax.management.ObjectName;
 
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceListener;
 import org.splice4j.spi.SpliceOptions;
 import org.splice4j.spi.SpliceResult;
@@ -43,6 +48,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
     private final Set<S> sessions = ConcurrentHashMap.newKeySet();
     private final ThreadPoolExecutor notifier;
     private final SplicerStatistics statistics;
+    private final FallbackLog fallbackLog = new FallbackLog();
     private volatile boolean closed;
 
     protected AbstractSplicer(String providerName, SpliceConfig config) {
@@ -61,13 +67,57 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
     }
 
     /** This splicer's figures, as its MBean shows them. */
-    public final SplicerMXBean statistics() {
-        return statistics;
+    @Override
+    public final Optional<SplicerMXBean> statistics() {
+        return Optional.of(statistics);
+    }
+
+    /** The splicer's name in its figures, events and log lines: its MBean's name, else its provider's. */
+    private String displayName() {
+        ObjectName n = statistics.objectName();
+        return n != null ? n.getKeyProperty("name") : providerName;
+    }
+
+    /** Counts it, records a Flight Recorder event, and logs a line at most once a minute per reason. */
+    @Override
+    public final void recordFallback(SpliceFallback reason, String label, String detail) {
+        Objects.requireNonNull(reason, "reason");
+        try {
+            statistics.fallback(reason);
+            FlightRecorderEvents.fallback(displayName(), reason, label, detail);
+            fallbackLog.record(displayName(), reason, label, detail);
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, "splice4j: recording a fallback: " + e); // figures must never break a tunnel
+        }
+    }
+
+    /**
+     * The kind of a failed session's error, for {@link SplicerMXBean#getErrorsByKind()}: few distinct values, so that
+     * they can be counted. This one is the exception's simple class name; a provider may say more (the system call).
+     */
+    protected String errorKind(Throwable cause) {
+        return cause.getClass().getSimpleName();
     }
 
     /** The name of this splicer's MBean in the platform MBean server, or null if JMX refused it. */
     public final ObjectName objectName() {
         return statistics.objectName();
+    }
+
+    /**
+     * What the start-up log line says of this splicer: its loops, its provider's own settings, its idle timeout and
+     * its MBean's name.
+     */
+    public String summary() {
+        ObjectName n = objectName();
+        return config.threads() + " loop(s), " + providerSettings() + ", idle timeout "
+                + (config.idleTimeout().isZero() ? "none" : config.idleTimeout().toMillis() + " ms")
+                + (n == null ? "" : ", JMX " + n);
+    }
+
+    /** The provider's own settings for {@link #summary()}: its pipes, or its buffers. */
+    protected String providerSettings() {
+        return "";
     }
 
     /** Pipes open now, pooled or in use, for the MBean; -1 for a provider without pipes. */
@@ -107,12 +157,19 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         if (closed) {
             throw new IllegalStateException("splicer is closed");
         }
-        for (SpliceEndpoint e : new SpliceEndpoint[] {a, b}) {
-            if (!supports(e)) {
-                throw new IllegalArgumentException("the " + providerName + " provider cannot serve " + e);
+        S session;
+        try {
+            for (SpliceEndpoint e : new SpliceEndpoint[] {a, b}) {
+                if (!supports(e)) {
+                    throw new IllegalArgumentException("the " + providerName + " provider cannot serve " + e);
+                }
             }
+            session = newSession(a, b, options);
+        } catch (RuntimeException | Error e) {
+            recordFallback(SpliceFallback.PROVIDER_REFUSED, options.label(), e.toString());
+            throw e;
         }
-        S session = newSession(a, b, options);
+        session.endpoints(remoteAddress(a), remoteAddress(b));
         sessions.add(session);
         try {
             notifier.execute(() -> {
@@ -131,6 +188,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             start(session);
         } catch (RuntimeException | Error e) {
             sessions.remove(session);
+            recordFallback(SpliceFallback.PROVIDER_REFUSED, options.label(), e.toString());
             throw e;
         }
         statistics.started();
@@ -139,6 +197,19 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             session.cancel();
         }
         return session;
+    }
+
+    /** For the Flight Recorder: the peer's address, without a system call (a channel caches it). */
+    private static InetSocketAddress remoteAddress(SpliceEndpoint e) {
+        if (e.isDescriptor()) {
+            return e.expectedRemoteAddress();
+        }
+        try {
+            SocketAddress remote = e.channel().getRemoteAddress();
+            return remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null;
+        } catch (IOException | RuntimeException closedMeanwhile) {
+            return null;
+        }
     }
 
     /** Takes over the endpoints on the caller's thread (read, dup and verify fds) and builds the session. */
@@ -153,7 +224,12 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
     /** Called by a session, on any thread, exactly once, after the provider stopped touching its endpoints. */
     final void ended(AbstractSession session, SpliceResult result) {
         sessions.remove(session);
-        statistics.ended(result); // before the completion, so that whoever sees it sees the figures include it
+        String errorKind = null;
+        if (result.outcome() == SpliceResult.Outcome.FAILED) {
+            errorKind = result.cause().map(this::errorKindOrName).orElse("unknown");
+        }
+        statistics.ended(result, errorKind); // before the completion, so that whoever sees it sees the figures include it
+        FlightRecorderEvents.sessionEnded(displayName(), session, result);
         Runnable notify = () -> {
             session.completeFuture(result);
             for (SpliceListener l : listeners) {
@@ -169,6 +245,14 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         } catch (RejectedExecutionException e) {
             // The notifier is gone (close() finished): complete on this thread, which is never a loop thread then.
             notify.run();
+        }
+    }
+
+    private String errorKindOrName(Throwable cause) {
+        try {
+            return errorKind(cause);
+        } catch (RuntimeException e) {
+            return cause.getClass().getSimpleName();
         }
     }
 

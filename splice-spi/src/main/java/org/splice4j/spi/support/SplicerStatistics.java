@@ -3,6 +3,9 @@ package org.splice4j.spi.support;
 import java.lang.System.Logger.Level;
 import java.lang.management.ManagementFactory;
 import java.util.EnumMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
@@ -12,6 +15,7 @@ import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import javax.management.StandardMBean;
 
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SplicerMXBean;
 
@@ -24,6 +28,7 @@ final class SplicerStatistics implements SplicerMXBean {
 
     private static final System.Logger LOG = System.getLogger(SplicerStatistics.class.getName());
     private static final AtomicInteger IDS = new AtomicInteger();
+    private static final int MAX_ERROR_KINDS = 64;
 
     private final String providerName;
     private final LongSupplier activeSessions;
@@ -34,6 +39,9 @@ final class SplicerStatistics implements SplicerMXBean {
     private final LongAdder bytesBToA = new LongAdder();
     private final LongAdder spliced = new LongAdder();
     private final LongAdder copied = new LongAdder();
+    private final EnumMap<SpliceFallback, LongAdder> fallbacks = new EnumMap<>(SpliceFallback.class);
+    /** Failed sessions by kind; bounded, so a provider's varied messages cannot grow it without end. */
+    private final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
     private volatile ObjectName registered;
 
     SplicerStatistics(AbstractSplicer<?> splicer, String providerName, LongSupplier activeSessions) {
@@ -43,13 +51,25 @@ final class SplicerStatistics implements SplicerMXBean {
         for (SpliceResult.Outcome o : SpliceResult.Outcome.values()) {
             ended.put(o, new LongAdder());
         }
+        for (SpliceFallback f : SpliceFallback.values()) {
+            fallbacks.put(f, new LongAdder());
+        }
     }
 
     void started() {
         started.increment();
     }
 
-    void ended(SpliceResult r) {
+    void fallback(SpliceFallback reason) {
+        fallbacks.get(reason).increment();
+    }
+
+    /** @param errorKind the kind of a failed session's error, or null for any other end */
+    void ended(SpliceResult r, String errorKind) {
+        if (errorKind != null) {
+            String kind = errors.size() < MAX_ERROR_KINDS || errors.containsKey(errorKind) ? errorKind : "other";
+            errors.computeIfAbsent(kind, k -> new LongAdder()).increment();
+        }
         ended.get(r.outcome()).increment();
         bytesAToB.add(r.bytesAToB());
         bytesBToA.add(r.bytesBToA());
@@ -148,6 +168,33 @@ final class SplicerStatistics implements SplicerMXBean {
     @Override
     public long getCopiedBytes() {
         return copied.sum();
+    }
+
+    @Override
+    public long getFallbacksNotEligible() {
+        return fallbacks.get(SpliceFallback.NOT_ELIGIBLE).sum();
+    }
+
+    @Override
+    public long getFallbacksProviderRefused() {
+        return fallbacks.get(SpliceFallback.PROVIDER_REFUSED).sum();
+    }
+
+    @Override
+    public long getFallbacksNoPipe() {
+        return fallbacks.get(SpliceFallback.NO_PIPE).sum();
+    }
+
+    @Override
+    public long getFallbacksSpliceRefused() {
+        return fallbacks.get(SpliceFallback.SPLICE_REFUSED).sum();
+    }
+
+    @Override
+    public Map<String, Long> getErrorsByKind() {
+        Map<String, Long> m = new TreeMap<>();
+        errors.forEach((k, v) -> m.put(k, v.sum()));
+        return m;
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.splice4j.spi.support;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.splice4j.spi.Splice;
 import org.splice4j.spi.SpliceConfig;
 import org.splice4j.spi.SpliceEndpoint;
+import org.splice4j.spi.SpliceFallback;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
 import org.splice4j.spi.SpliceSession;
@@ -89,6 +91,37 @@ class SplicerMXBeanTest {
             pool.shutdownNow();
         }
         assertFalse(server.isRegistered(name), "unregistered on close");
+    }
+
+    @Test
+    void fallbacksAreCountedByReason() throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        try (AbstractSplicer<?> splicer = (AbstractSplicer<?>) Splice.newSplicer(
+                SpliceConfig.defaults().withProvider(Splice.COPY))) {
+            ObjectName name = splicer.objectName();
+            splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, "t1", "TLS");
+            splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, "t2", null);
+            splicer.recordFallback(SpliceFallback.NO_PIPE, "t3", "no pipe");
+            assertEquals(2L, server.getAttribute(name, "FallbacksNotEligible"));
+            assertEquals(1L, server.getAttribute(name, "FallbacksNoPipe"));
+            assertEquals(0L, server.getAttribute(name, "FallbacksSpliceRefused"));
+            assertEquals(0L, server.getAttribute(name, "FallbacksProviderRefused"));
+            assertEquals(splicer.statistics().orElseThrow().getFallbacksNotEligible(), 2L);
+        }
+    }
+
+    /** The adapters take a refusal as their cue to relay the stock way: it is counted as a fallback. */
+    @Test
+    void aRefusedTunnelIsAFallback() throws Exception {
+        try (AbstractSplicer<?> splicer = (AbstractSplicer<?>) Splice.newSplicer(
+                SpliceConfig.defaults().withProvider(Splice.COPY));
+             ServerSocketChannel listener = Tunnel.listen(); Tunnel t = Tunnel.open(listener)) {
+            // The copy provider relays SocketChannels only, never a raw descriptor.
+            assertThrows(IllegalArgumentException.class,
+                    () -> splicer.splice(SpliceEndpoint.ofDescriptor(0, null), SpliceEndpoint.of(t.proxyB)));
+            assertEquals(1L, splicer.statistics().orElseThrow().getFallbacksProviderRefused());
+            assertEquals(0L, splicer.statistics().orElseThrow().getSessionsStarted());
+        }
     }
 
     private static long count(List<SpliceResult> results, Outcome o) {
