@@ -13,6 +13,9 @@ import java.util.Map;
  */
 public interface SplicerMXBean {
 
+    /** This splicer's name, {@code PROVIDER-N}: the {@code name} key of its MBean, and of its events and log lines. */
+    String getSplicerName();
+
     /** The provider, {@code linux} or {@code copy}. */
     String getProviderName();
 

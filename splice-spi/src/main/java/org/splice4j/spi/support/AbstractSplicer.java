@@ -72,10 +72,9 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         return Optional.of(statistics);
     }
 
-    /** The splicer's name in its figures, events and log lines: its MBean's name, else its provider's. */
+    /** The splicer's name in its figures, events and log lines: {@code PROVIDER-N}, its MBean's name key. */
     private String displayName() {
-        ObjectName n = statistics.objectName();
-        return n != null ? n.getKeyProperty("name") : providerName;
+        return statistics.getSplicerName();
     }
 
     /** Counts it, records a Flight Recorder event, and logs a line at most once a minute per reason. */

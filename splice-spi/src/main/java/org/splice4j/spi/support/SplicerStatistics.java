@@ -31,6 +31,7 @@ final class SplicerStatistics implements SplicerMXBean {
     private static final int MAX_ERROR_KINDS = 64;
 
     private final String providerName;
+    private final String splicerName;
     private final LongSupplier activeSessions;
     private final AbstractSplicer<?> splicer;
     private final LongAdder started = new LongAdder();
@@ -47,6 +48,7 @@ final class SplicerStatistics implements SplicerMXBean {
     SplicerStatistics(AbstractSplicer<?> splicer, String providerName, LongSupplier activeSessions) {
         this.splicer = splicer;
         this.providerName = providerName;
+        this.splicerName = providerName + "-" + IDS.incrementAndGet();
         this.activeSessions = activeSessions;
         for (SpliceResult.Outcome o : SpliceResult.Outcome.values()) {
             ended.put(o, new LongAdder());
@@ -83,8 +85,7 @@ final class SplicerStatistics implements SplicerMXBean {
      */
     void register() {
         try {
-            ObjectName name = new ObjectName("org.splice4j:type=Splicer,name=" + providerName + "-"
-                    + IDS.incrementAndGet());
+            ObjectName name = new ObjectName("org.splice4j:type=Splicer,name=" + splicerName);
             MBeanServer server = ManagementFactory.getPlatformMBeanServer();
             server.registerMBean(new StandardMBean(this, SplicerMXBean.class, true), name);
             registered = name;
@@ -108,6 +109,11 @@ final class SplicerStatistics implements SplicerMXBean {
     /** The name it is registered under, or null. */
     ObjectName objectName() {
         return registered;
+    }
+
+    @Override
+    public String getSplicerName() {
+        return splicerName;
     }
 
     @Override
