@@ -220,7 +220,9 @@ public final class Splice {
     /** The one INFO line a splicer gets when it starts: which provider, why not the others, its settings, its MBean. */
     private static void logStarted(Splicer s, SpliceConfig config, List<SpliceProvider> all, SpliceProvider p) {
         String settings = s instanceof AbstractSplicer<?> a ? a.summary() : config.toString();
-        LOG.log(Level.INFO, "splice4j: using provider " + p.name() + ": " + settings + othersNotTaken(all, p));
+        // A provider the config names was not chosen over the others: saying why they were not taken would mislead.
+        LOG.log(Level.INFO, "splice4j: using provider " + p.name() + ": " + settings
+                + (config.provider() == null ? othersNotTaken(all, p) : " (named by the configuration)"));
     }
 
     private static String othersNotTaken(List<SpliceProvider> all, SpliceProvider chosen) {

@@ -15,7 +15,8 @@ public enum SpliceFallback {
 
     /**
      * The splicer was handed a tunnel's sockets and refused them ({@link Splicer#splice} threw: no descriptor left
-     * for its duplicates, a socket closed meanwhile, the splicer closed); the adapter relayed the stock way.
+     * for its duplicates, a socket closed meanwhile, an endpoint kind it does not serve); the adapter relayed the
+     * stock way. A closed splicer's refusals are not counted: its figures are gone with it.
      */
     PROVIDER_REFUSED,
 

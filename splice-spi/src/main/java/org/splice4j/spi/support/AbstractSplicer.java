@@ -156,6 +156,8 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         if (closed) {
             throw new IllegalStateException("splicer is closed");
         }
+        InetSocketAddress remoteA = remoteAddress(a); // before any descriptor is taken: nothing to undo if it fails
+        InetSocketAddress remoteB = remoteAddress(b);
         S session;
         try {
             for (SpliceEndpoint e : new SpliceEndpoint[] {a, b}) {
@@ -168,7 +170,7 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
             recordFallback(SpliceFallback.PROVIDER_REFUSED, options.label(), e.toString());
             throw e;
         }
-        session.endpoints(remoteAddress(a), remoteAddress(b));
+        session.endpoints(remoteA, remoteB);
         sessions.add(session);
         try {
             notifier.execute(() -> {
