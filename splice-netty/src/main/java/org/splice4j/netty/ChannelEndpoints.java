@@ -68,11 +68,12 @@ final class ChannelEndpoints {
     }
 
     /**
-     * The endpoint for a channel taken out of Netty's I/O. Call on the channel's event loop while it is open; the
-     * provider dups the socket at once.
+     * The endpoint for a channel taken out of Netty's I/O. Call while it is open, on the channel's event loop or once
+     * it is deregistered (then no loop touches it: the spliced path makes both endpoints on inbound's loop, and
+     * outbound may live on another one); the provider dups the socket at once.
      */
     static SpliceEndpoint endpoint(Channel ch, ByteBuffer alreadyRead) {
-        assert ch.eventLoop().inEventLoop();
+        assert ch.eventLoop().inEventLoop() || !ch.isRegistered();
         if (isEpoll(ch)) {
             return EpollFd.endpoint(ch, alreadyRead);
         }
