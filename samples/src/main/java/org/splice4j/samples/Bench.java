@@ -10,6 +10,9 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -26,6 +29,10 @@ import java.util.concurrent.TimeUnit;
  * copy work), is its own; this process generates and sinks the traffic. Each run sends {@code --bytes} up (client to
  * target) and then down (target to client) through the relay, after a warm-up of a quarter of that each way. A
  * direct connection is measured too, as the ceiling.
+ *
+ * <p>stdout carries the table only, so it can be piped; progress (row, run, time left) goes to stderr through
+ * {@link BenchProgress}. {@code --html FILE} also writes the figures as a page with charts ({@link BenchReport}); both
+ * take them from one {@link BenchResults}.
  */
 final class Bench {
 
@@ -40,6 +47,7 @@ final class Bench {
     static void main(String[] args) throws Exception {
         long bytes = 1L << 30;
         int runs = 3;
+        Path html = null;
         List<String> rows = new ArrayList<>(ROWS.keySet());
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
@@ -52,6 +60,7 @@ final class Bench {
                     case "--bytes" -> bytes = parseSize(v);
                     case "--runs" -> runs = Integer.parseInt(v);
                     case "--rows" -> rows = Arrays.asList(v.split(","));
+                    case "--html" -> html = Path.of(v).toAbsolutePath();
                     default -> Main.usage("unknown flag for bench: " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -66,32 +75,45 @@ final class Bench {
                 Main.usage("unknown bench row " + row + "; rows: " + String.join(",", ROWS.keySet()));
             }
         }
-        List<String> providers = rows;
+        // Before the bench, not after an hour of it.
+        if (html != null && (!Files.isDirectory(html.getParent()) || Files.isDirectory(html))) {
+            Main.usage("--html " + html + ": not a file in an existing directory");
+        }
+        BenchResults results = new BenchResults();
+        results.addRow(BenchResults.DIRECT);
+        rows.forEach(results::addRow);
+        BenchProgress progress = new BenchProgress(runs, results.rows(), System.err, System.console() != null,
+                System::nanoTime);
+        String date = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS).toString();
         try (Target target = new Target()) {
-            Map<String, List<double[]>> results = new LinkedHashMap<>();
-            results.put("direct", new ArrayList<>());
-            for (String p : providers) {
-                results.put(p, new ArrayList<>());
-            }
             System.out.printf(Locale.ROOT, "bench: %d run(s), %.2f GiB each way per run, relay in a child JVM%n",
                     runs, bytes / GIB);
             for (int run = 1; run <= runs; run++) {
                 // Round-robin, so slow drift of a shared machine hits every row alike.
-                results.get("direct").add(measure(target, new Via(target.address(), null), bytes, -1));
-                for (String p : providers) {
-                    try (Relay relay = Relay.start(p, ROWS.get(p), target.address())) {
+                progress.starting(run, BenchResults.DIRECT);
+                results.add(BenchResults.DIRECT, measure(target, new Via(target.address(), null), bytes, -1));
+                progress.finished();
+                for (String p : rows) {
+                    progress.starting(run, p);
+                    try (Relay relay = Relay.start(p, ROWS.get(p), target.address(), progress)) {
                         transfer(target, relay.via, bytes / 4, true);
                         transfer(target, relay.via, bytes / 4, false);
-                        results.get(p).add(measure(target, relay.via, bytes, relay.pid));
+                        results.add(p, measure(target, relay.via, bytes, relay.pid));
                     }
+                    progress.finished();
                 }
-                System.out.printf(Locale.ROOT, "  run %d done%n", run);
             }
-            print(results, providers);
+        }
+        progress.allDone();
+        print(results);
+        if (html != null) {
+            BenchReport.Setup setup = new BenchReport.Setup(commandLine(args), date, jvm(), kernel(),
+                    Runtime.getRuntime().availableProcessors(), bytes, runs);
+            Files.writeString(html, BenchReport.html(setup, results), StandardCharsets.UTF_8);
+            System.err.println("bench: report written to " + html.toUri());
         }
     }
 
-    /** {up Gbit/s, down Gbit/s, relay CPU-s/GiB up, relay CPU-s/GiB down}. */
     /** The rows: system properties and command of the child relay. */
     static final Map<String, List<String>> ROWS = new LinkedHashMap<>();
 
@@ -113,59 +135,53 @@ final class Bench {
         ROWS.put("relay-linux", List.of("-Dsplice4j.provider=linux", "relay"));
     }
 
+    /** This JVM's command line as the kernel has it (java -jar ... bench ...), or the bench's own flags. */
+    private static String commandLine(String[] args) {
+        return ProcessHandle.current().info().commandLine()
+                .orElse("java -jar splice4j-samples.jar bench " + String.join(" ", args));
+    }
+
+    private static String jvm() {
+        return System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version") + ", "
+                + System.getProperty("java.vm.vendor") + ", " + System.getProperty("java.home");
+    }
+
+    /** What uname -r says. */
+    private static String kernel() {
+        try {
+            return Files.readAllLines(Path.of("/proc/sys/kernel/osrelease")).get(0).trim();
+        } catch (IOException | IndexOutOfBoundsException e) {
+            return System.getProperty("os.name") + " " + System.getProperty("os.version");
+        }
+    }
+
     /** Where the traffic goes: a forwarder's address, or a CONNECT proxy's address and the authority to ask for. */
     private record Via(InetSocketAddress address, String connectTo) {
     }
 
-    private static double[] measure(Target target, Via via, long bytes, long relayPid) throws Exception {
+    private static BenchResults.Measurement measure(Target target, Via via, long bytes, long relayPid)
+            throws Exception {
         double cpu0 = cpuSeconds(relayPid);
         double upSeconds = transfer(target, via, bytes, true);
         double cpu1 = cpuSeconds(relayPid);
         double downSeconds = transfer(target, via, bytes, false);
         double cpu2 = cpuSeconds(relayPid);
         double gib = bytes / GIB;
-        return new double[] {bytes * 8 / upSeconds / 1e9, bytes * 8 / downSeconds / 1e9,
-                (cpu1 - cpu0) / gib, (cpu2 - cpu1) / gib};
+        boolean direct = relayPid < 0;
+        return new BenchResults.Measurement(bytes * 8 / upSeconds / 1e9, bytes * 8 / downSeconds / 1e9,
+                direct ? Double.NaN : (cpu1 - cpu0) / gib, direct ? Double.NaN : (cpu2 - cpu1) / gib);
     }
 
-    private static void print(Map<String, List<double[]>> results, List<String> providers) {
+    private static void print(BenchResults results) {
         System.out.println();
-        System.out.println("| relay | up Gbit/s | down Gbit/s | up / direct | down / direct | relay CPU-s/GiB up"
-                + " | relay CPU-s/GiB down |");
-        System.out.println("|---|---|---|---|---|---|---|");
-        double directUp = median(results.get("direct"), 0);
-        double directDown = median(results.get("direct"), 1);
-        for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
-            List<double[]> r = e.getValue();
-            boolean direct = e.getKey().equals("direct");
-            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %s | %s |%n", e.getKey(),
-                    median(r, 0), median(r, 1), median(r, 0) / directUp, median(r, 1) / directDown,
-                    direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 2)),
-                    direct ? "-" : String.format(Locale.ROOT, "%.3f", median(r, 3)));
+        System.out.println("| " + String.join(" | ", BenchResults.TABLE_HEADER) + " |");
+        System.out.println("|---".repeat(BenchResults.TABLE_HEADER.size()) + "|");
+        for (List<String> row : results.table()) {
+            System.out.println("| " + String.join(" | ", row) + " |");
         }
         System.out.println();
-        for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
-            String name = e.getKey();
-            List<String> stocks = name.startsWith("forward-epoll") ? List.of("forward-epoll-stock")
-                    : name.startsWith("forward-nio") ? List.of("forward-nio-stock")
-                    : name.startsWith("connect-") ? List.of("connect-stock-4k", "connect-stock-64k") : List.of();
-            for (String stock : stocks) {
-                if (name.equals(stock) || name.startsWith("connect-stock") || !results.containsKey(stock)) {
-                    continue;
-                }
-                List<double[]> base = results.get(stock);
-                System.out.printf(Locale.ROOT,
-                        "%s / %s: CPU per GiB %.2f up, %.2f down; throughput %.2f up, %.2f down%n", name, stock,
-                        median(e.getValue(), 2) / median(base, 2), median(e.getValue(), 3) / median(base, 3),
-                        median(e.getValue(), 0) / median(base, 0), median(e.getValue(), 1) / median(base, 1));
-            }
-        }
-        System.out.println("(medians of " + results.get("direct").size() + " runs; CPU is the relay process's own)");
-    }
-
-    private static double median(List<double[]> rows, int column) {
-        double[] v = rows.stream().mapToDouble(r -> r[column]).sorted().toArray();
-        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        results.comparisons().forEach(System.out::println);
+        System.out.println("(medians of " + results.completedRuns() + " runs; CPU is the relay process's own)");
     }
 
     /** Moves {@code bytes} one way through {@code via}; returns the seconds until the receiver had them all. */
@@ -317,19 +333,25 @@ final class Bench {
         }
     }
 
-    /** A {@link RelaySample} in a child JVM with the given provider. */
+    /**
+     * One row's sample relay in a child JVM. Its stderr (its log, and why it failed if it did) goes through
+     * {@link BenchProgress#childLine}, so that it does not run into a progress line.
+     */
     private static final class Relay implements AutoCloseable {
         final Process process;
         final long pid;
         final Via via;
+        private final Thread stderr;
 
-        private Relay(Process process, Via via) {
+        private Relay(Process process, Via via, Thread stderr) {
             this.process = process;
             this.pid = process.pid();
             this.via = via;
+            this.stderr = stderr;
         }
 
-        static Relay start(String name, List<String> row, InetSocketAddress target) throws IOException {
+        static Relay start(String name, List<String> row, InetSocketAddress target, BenchProgress progress)
+                throws IOException {
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     // splice4j's threading asserts only (never Netty's or Jetty's, which sit on their hot paths); ours
@@ -352,24 +374,49 @@ final class Bench {
             if (!connect) {
                 cmd.addAll(List.of("--target", "127.0.0.1:" + target.getPort()));
             }
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process p = new ProcessBuilder(cmd).start();
+            Thread stderr = new Thread(() -> forward(p, progress), "bench-relay-stderr");
+            stderr.setDaemon(true);
+            stderr.start();
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = out.readLine();
             if (line == null || !line.contains(" listening on ")) {
                 p.destroy();
+                awaitExit(p, stderr); // its stderr says why
                 throw new IOException("relay (" + name + ") did not start: " + line);
             }
             String hostPort = line.substring(line.indexOf(" listening on ") + " listening on ".length()).split(" ")[0];
             return new Relay(p, new Via(HostPort.parse("relay", hostPort),
-                    connect ? "127.0.0.1:" + target.getPort() : null));
+                    connect ? "127.0.0.1:" + target.getPort() : null), stderr);
+        }
+
+        private static void forward(Process p, BenchProgress progress) {
+            try (BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line; (line = err.readLine()) != null; ) {
+                    progress.childLine(line);
+                }
+            } catch (IOException e) {
+                progress.childLine("bench: reading the relay's stderr: " + e.getMessage());
+            }
+        }
+
+        /** Waits, bounded, for the process to end and for its last stderr lines to be printed. */
+        private static void awaitExit(Process p, Thread stderr) {
+            try {
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+                stderr.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             process.destroy();
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
+            awaitExit(process, stderr);
         }
     }
 }
