@@ -233,6 +233,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             ByteBuffer prefix = responseHead(proxyResponse, chunk);
+            long headBytes = prefix.remaining() - (chunk == null ? 0 : chunk.remaining());
             SplicedSockets tunnel;
             try {
                 tunnel = new SplicedSockets(splicer, SplicedSockets.Socket.of(ends[0], null),
@@ -252,8 +253,13 @@ public class SpliceProxyServlet extends ProxyServlet {
             // added before the tunnel starts (the tunnel may end at once) and does nothing unless the body was handed
             // over: on the stock path an error is ProxyServlet's to answer.
             async.addListener(new CompleteOnError(() -> handedOver));
+            // What Jetty cannot know, for SplicedRequestLog: left before the tunnel starts, as the tunnel may end (and
+            // Jetty log the request) at once.
+            request.setAttribute(SplicedResponse.ATTRIBUTE,
+                    new SplicedResponse(proxyResponse.getStatus(), headBytes, tunnel.result()));
             handedOver = true;
             if (!tunnel.start()) {
+                request.removeAttribute(SplicedResponse.ATTRIBUTE);
                 // Refused, or the splicer threw (an Error too): the tunnel gave the endpoints their idle timeouts
                 // back; the exchange gets its total timeout back, and the body goes the stock way.
                 handedOver = false;

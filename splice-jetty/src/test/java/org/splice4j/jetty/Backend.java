@@ -19,8 +19,8 @@ import org.splice4j.spi.contract.Streams;
 
 /**
  * The origin server behind the proxy, on loopback, over HTTP and HTTPS. {@code GET /stream?size=N&seed=S} answers
- * the seeded stream of {@link Streams} with a Content-Length; {@code POST /digest} answers "bytes sha256" of the
- * request body.
+ * the seeded stream of {@link Streams} with a Content-Length (and the status {@code &status=C}, 200 by default);
+ * {@code POST /digest} answers "bytes sha256" of the request body.
  */
 final class Backend implements AutoCloseable {
 
@@ -80,6 +80,9 @@ final class Backend implements AutoCloseable {
                 Fields q = Request.extractQueryParameters(request);
                 long size = Long.parseLong(q.getValue("size"));
                 long seed = Long.parseLong(q.get("seed") != null ? q.getValue("seed") : "1");
+                if (q.get("status") != null) {
+                    response.setStatus(Integer.parseInt(q.getValue("status")));
+                }
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, size);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/octet-stream");
                 try (InputStream in = Streams.inputStream(seed, size);
