@@ -59,13 +59,16 @@ import org.splice4j.spi.SplicerChoice;
  * the address the client then really connects to (403 when refused), since the client resolves the name again.
  *
  * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
- * else wrote the body; its own work on that, Jetty issue 13392, is planned for Jetty 13):
+ * else wrote the body; the nearest work in Jetty, issue 13392, sending response content with
+ * {@code FileChannel.transferTo}, was moved to Jetty 13):
  * <ul>
  *   <li>The response head is written by this servlet, with {@code Connection: close}: both connections end with the
  *   response, so neither is kept alive.</li>
- *   <li>Jetty's request log and statistics see neither the spliced bytes nor the real outcome: Jetty sees the
- *   client's connection close before its response completed and records a 500. Use {@link #onSplicedResponse} to
- *   log and count spliced responses.</li>
+ *   <li>Jetty's own request log and statistics see neither the spliced bytes nor the real outcome: Jetty sees the
+ *   client's connection close before its response completed and records a 500, with the size of an error page that
+ *   was never sent. The servlet leaves a {@link SplicedResponse} on the request, from which {@link SplicedRequestLog},
+ *   installed in place of the server's request log, writes the real line; {@link #onSplicedResponse} is the place to
+ *   count spliced responses.</li>
  *   <li>Until the client closes, bytes it sends on the same connection reach the server unseen by the proxy (HTTP
  *   pipelining after a {@code Connection: close} response; clients do not do that in practice).</li>
  * </ul>
