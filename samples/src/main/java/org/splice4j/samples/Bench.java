@@ -1,8 +1,6 @@
 package org.splice4j.samples;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
@@ -19,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Relay throughput and relay CPU per GiB on loopback, one row per way of relaying: the Netty {@code forward} sample
@@ -38,8 +35,6 @@ final class Bench {
 
     private static final int CHUNK = 1 << 20;
     private static final double GIB = 1024.0 * 1024 * 1024;
-    /** USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux architecture the provider supports. */
-    private static final double TICKS_PER_SECOND = 100.0;
 
     private Bench() {
     }
@@ -49,6 +44,7 @@ final class Bench {
         int runs = 3;
         Path html = null;
         List<String> rows = new ArrayList<>(ROWS.keySet());
+        Map<String, BenchRelay.External> proxies = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
             if (i + 1 >= args.length) {
@@ -61,10 +57,19 @@ final class Bench {
                     case "--runs" -> runs = Integer.parseInt(v);
                     case "--rows" -> rows = Arrays.asList(v.split(","));
                     case "--html" -> html = Path.of(v).toAbsolutePath();
+                    case "--proxy" -> {
+                        BenchRelay.External e = BenchRelay.External.parse(v);
+                        if (ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name())
+                                || proxies.put(e.name(), e) != null) {
+                            Main.usage("--proxy " + e.name() + ": that row name is taken");
+                        }
+                    }
                     default -> Main.usage("unknown flag for bench: " + flag);
                 }
             } catch (NumberFormatException e) {
                 Main.usage("bad value for " + flag + ": " + v);
+            } catch (IllegalArgumentException e) {
+                Main.usage(e.getMessage());
             }
         }
         if (runs < 1 || runs > 20 || bytes < CHUNK || bytes > (64L << 30)) {
@@ -82,6 +87,7 @@ final class Bench {
         BenchResults results = new BenchResults();
         results.addRow(BenchResults.DIRECT);
         rows.forEach(results::addRow);
+        proxies.keySet().forEach(results::addRow);
         BenchProgress progress = new BenchProgress(runs, results.rows(), System.err, System.console() != null,
                 System::nanoTime);
         String date = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS).toString();
@@ -91,14 +97,16 @@ final class Bench {
             for (int run = 1; run <= runs; run++) {
                 // Round-robin, so slow drift of a shared machine hits every row alike.
                 progress.starting(run, BenchResults.DIRECT);
-                results.add(BenchResults.DIRECT, measure(target, new Via(target.address(), null), bytes, -1));
+                results.add(BenchResults.DIRECT, measure(target, new Via(target.address(), null), bytes, null));
                 progress.finished();
-                for (String p : rows) {
+                for (String p : results.rows().subList(1, results.rows().size())) {
                     progress.starting(run, p);
-                    try (Relay relay = Relay.start(p, ROWS.get(p), target.address(), progress)) {
+                    try (BenchRelay relay = proxies.containsKey(p)
+                            ? BenchRelay.external(proxies.get(p), target.address(), progress)
+                            : BenchRelay.sample(p, ROWS.get(p), target.address(), progress)) {
                         transfer(target, relay.via, bytes / 4, true);
                         transfer(target, relay.via, bytes / 4, false);
-                        results.add(p, measure(target, relay.via, bytes, relay.pid));
+                        results.add(p, measure(target, relay.via, bytes, relay));
                     }
                     progress.finished();
                 }
@@ -156,18 +164,19 @@ final class Bench {
     }
 
     /** Where the traffic goes: a forwarder's address, or a CONNECT proxy's address and the authority to ask for. */
-    private record Via(InetSocketAddress address, String connectTo) {
+    record Via(InetSocketAddress address, String connectTo) {
     }
 
-    private static BenchResults.Measurement measure(Target target, Via via, long bytes, long relayPid)
+    /** One run of one row; {@code relay} null for the direct connection. */
+    private static BenchResults.Measurement measure(Target target, Via via, long bytes, BenchRelay relay)
             throws Exception {
-        double cpu0 = cpuSeconds(relayPid);
+        double cpu0 = relay == null ? 0 : relay.cpuSeconds();
         double upSeconds = transfer(target, via, bytes, true);
-        double cpu1 = cpuSeconds(relayPid);
+        double cpu1 = relay == null ? 0 : relay.cpuSeconds();
         double downSeconds = transfer(target, via, bytes, false);
-        double cpu2 = cpuSeconds(relayPid);
+        double cpu2 = relay == null ? 0 : relay.cpuSeconds();
         double gib = bytes / GIB;
-        boolean direct = relayPid < 0;
+        boolean direct = relay == null;
         return new BenchResults.Measurement(bytes * 8 / upSeconds / 1e9, bytes * 8 / downSeconds / 1e9,
                 direct ? Double.NaN : (cpu1 - cpu0) / gib, direct ? Double.NaN : (cpu2 - cpu1) / gib);
     }
@@ -257,16 +266,6 @@ final class Bench {
         return total;
     }
 
-    private static double cpuSeconds(long pid) throws IOException {
-        if (pid < 0) {
-            return 0;
-        }
-        // Not Files.readString: on JDK 17 it can return only the first byte of a procfs file (reported size 0).
-        String stat = Files.readAllLines(Path.of("/proc/" + pid + "/stat")).get(0);
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND; // utime, stime
-    }
-
     static long parseSize(String v) {
         String s = v.trim().toLowerCase(Locale.ROOT);
         long unit = s.endsWith("g") ? 1L << 30 : s.endsWith("m") ? 1L << 20 : s.endsWith("k") ? 1L << 10 : 1;
@@ -330,93 +329,6 @@ final class Bench {
         @Override
         public void close() throws IOException {
             server.close();
-        }
-    }
-
-    /**
-     * One row's sample relay in a child JVM. Its stderr (its log, and why it failed if it did) goes through
-     * {@link BenchProgress#childLine}, so that it does not run into a progress line.
-     */
-    private static final class Relay implements AutoCloseable {
-        final Process process;
-        final long pid;
-        final Via via;
-        private final Thread stderr;
-
-        private Relay(Process process, Via via, Thread stderr) {
-            this.process = process;
-            this.pid = process.pid();
-            this.via = via;
-            this.stderr = stderr;
-        }
-
-        static Relay start(String name, List<String> row, InetSocketAddress target, BenchProgress progress)
-                throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    // splice4j's threading asserts only (never Netty's or Jetty's, which sit on their hot paths); ours
-                    // run where a session starts and ends, not per system call.
-                    "-ea:org.splice4j...",
-                    "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"));
-            List<String> props = row.stream().filter(a -> a.startsWith("-D")).toList();
-            for (String key : System.getProperties().stringPropertyNames()) {
-                boolean set = props.stream().anyMatch(a -> a.startsWith("-D" + key + "="));
-                if (key.startsWith("splice4j.") && !set) {
-                    cmd.add("-D" + key + "=" + System.getProperty(key)); // pass pipeSize, threads, copyBufferSize on
-                }
-            }
-            cmd.addAll(props);
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-            List<String> command = row.stream().filter(a -> !a.startsWith("-D")).toList();
-            boolean connect = command.get(0).equals("jetty-proxy");
-            cmd.addAll(command);
-            cmd.addAll(List.of("--listen", "127.0.0.1:0"));
-            if (!connect) {
-                cmd.addAll(List.of("--target", "127.0.0.1:" + target.getPort()));
-            }
-            Process p = new ProcessBuilder(cmd).start();
-            Thread stderr = new Thread(() -> forward(p, progress), "bench-relay-stderr");
-            stderr.setDaemon(true);
-            stderr.start();
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = out.readLine();
-            if (line == null || !line.contains(" listening on ")) {
-                p.destroy();
-                awaitExit(p, stderr); // its stderr says why
-                throw new IOException("relay (" + name + ") did not start: " + line);
-            }
-            String hostPort = line.substring(line.indexOf(" listening on ") + " listening on ".length()).split(" ")[0];
-            return new Relay(p, new Via(HostPort.parse("relay", hostPort),
-                    connect ? "127.0.0.1:" + target.getPort() : null), stderr);
-        }
-
-        private static void forward(Process p, BenchProgress progress) {
-            try (BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line; (line = err.readLine()) != null; ) {
-                    progress.childLine(line);
-                }
-            } catch (IOException e) {
-                progress.childLine("bench: reading the relay's stderr: " + e.getMessage());
-            }
-        }
-
-        /** Waits, bounded, for the process to end and for its last stderr lines to be printed. */
-        private static void awaitExit(Process p, Thread stderr) {
-            try {
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-                stderr.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        @Override
-        public void close() {
-            process.destroy();
-            awaitExit(process, stderr);
         }
     }
 }
