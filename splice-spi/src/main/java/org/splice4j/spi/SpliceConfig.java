@@ -17,7 +17,7 @@ import java.util.Properties;
  *   <tr><th>property</th><th>default</th><th>syntax</th></tr>
  *   <tr><td>{@code splice4j.enabled}</td><td>{@code false}</td><td>{@code true} or {@code false}</td></tr>
  *   <tr><td>{@code splice4j.provider}</td><td>best available, never {@code copy}</td><td>{@code linux}, {@code copy}</td></tr>
- *   <tr><td>{@code splice4j.threads}</td><td>1</td><td>1 to 256</td></tr>
+ *   <tr><td>{@code splice4j.threads}</td><td>the number of available processors (at most 256)</td><td>1 to 256</td></tr>
  *   <tr><td>{@code splice4j.pipeSize}</td><td>{@code 1m}</td><td>bytes, or a {@code k}/{@code m} suffix; 4k to 1g</td></tr>
  *   <tr><td>{@code splice4j.maxPipes}</td><td>1024</td><td>0 (always copy) to 1,000,000</td></tr>
  *   <tr><td>{@code splice4j.idleTimeout}</td><td>{@code 0} (none)</td><td>milliseconds, or {@code ms}/{@code s}/{@code m} suffix</td></tr>
@@ -35,7 +35,7 @@ public final class SpliceConfig {
     public static final String COPY_BUFFER_SIZE = "splice4j.copyBufferSize";
 
     private static final SpliceConfig DEFAULTS =
-            new SpliceConfig(false, null, 1, 1 << 20, 1024, Duration.ZERO, 1 << 20);
+            new SpliceConfig(false, null, defaultThreads(), 1 << 20, 1024, Duration.ZERO, 1 << 20);
 
     private final boolean enabled;
     private final String provider;
@@ -54,6 +54,19 @@ public final class SpliceConfig {
         this.maxPipes = checkRange(MAX_PIPES, maxPipes, 0, 1_000_000);
         this.idleTimeout = checkDuration(IDLE_TIMEOUT, idleTimeout);
         this.copyBufferSize = checkRange(COPY_BUFFER_SIZE, copyBufferSize, 1024, 64 << 20);
+    }
+
+    /**
+     * A relay loop per processor the JVM may use ({@link Runtime#availableProcessors}, which follows a container's CPU
+     * quota and {@code -XX:ActiveProcessorCount}), at most 256. A loop does the relaying of its sessions, the kernel's
+     * work of moving their bytes included, so one loop caps a proxy at one core of relaying however many it has; the
+     * framework's own threads (Netty's event loops, Jetty's selectors) sit idle while their tunnels are spliced, so
+     * they take nothing from these. Each loop costs a thread that sleeps while it has nothing to do, a few
+     * descriptors and a 64 KiB copy buffer, made when the splicer starts. This supersedes the founding design's one
+     * loop (see the README's "many connections" measurements).
+     */
+    private static int defaultThreads() {
+        return Math.max(1, Math.min(256, Runtime.getRuntime().availableProcessors()));
     }
 
     /** The defaults (the README's "System properties" table), ignoring system properties. */

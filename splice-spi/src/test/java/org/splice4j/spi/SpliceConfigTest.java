@@ -27,7 +27,7 @@ class SpliceConfigTest {
         SpliceConfig c = config();
         assertFalse(c.enabled());
         assertEquals(null, c.provider());
-        assertEquals(1, c.threads());
+        assertEquals(Math.min(256, Runtime.getRuntime().availableProcessors()), c.threads());
         assertEquals(1 << 20, c.pipeSize());
         assertEquals(1024, c.maxPipes());
         assertEquals(Duration.ZERO, c.idleTimeout());
