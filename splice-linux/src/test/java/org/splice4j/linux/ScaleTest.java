@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteBuffer;
+import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,67 +25,95 @@ import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceSession;
 import org.splice4j.spi.contract.Peers;
 import org.splice4j.spi.contract.Streams;
+import org.splice4j.spi.contract.TestScale;
 import org.splice4j.spi.contract.Tunnel;
 
 /**
- * Many tunnels at once: 10,000 idle sessions hold no pipes (and the heap each one takes is printed), 1,000 active
- * sessions relay correctly with fewer pipes than sessions (the rest copy through bounded buffers). Each tunnel is four
- * sockets in this JVM plus the provider's two dups, so the test first tries to raise its descriptor limit with
- * prlimit. Where it may not (a container whose root lacks CAP_SYS_RESOURCE, as on the project's CI machine with its
- * hard limit of 20,000), it runs as many tunnels as the limit allows and says so.
+ * Many tunnels at once: idle sessions hold no pipes and four descriptors each (the heap each one takes is printed),
+ * 1,000 active sessions relay correctly with fewer pipes than sessions (the rest copy through bounded buffers).
+ *
+ * <p>The idle tunnels' peers, clients and targets, run in a child JVM ({@link TunnelPeersChild}), so this JVM holds
+ * what a proxy holds: per tunnel its two sockets and the provider's two dups. The test first tries to raise the
+ * descriptor limit with prlimit (the child inherits it); where it may not (a container whose root lacks
+ * CAP_SYS_RESOURCE, as on the project's CI machine with its hard limit of 20,000), it runs as many tunnels as the limit
+ * allows, 4,500 there, and says so when that is fewer than asked. {@code -Dsplice4j.test.idleTunnels=N} asks for N,
+ * {@code -Dsplice4j.test.scale=full} for 10,000.
  */
 class ScaleTest {
 
-    private static final int IDLE = 10_000;
+    static final String IDLE_TUNNELS_PROPERTY = "splice4j.test.idleTunnels";
+    /** What a hard limit of 20,000 holds at 4 descriptors a tunnel, with 2,000 left for the JVM's own. */
+    private static final int IDLE = 4_500;
+    private static final int IDLE_FULL = 10_000;
     private static final int ACTIVE = 1_000;
 
     @Test
-    void tenThousandIdleSessionsHoldNoPipes() throws Exception {
-        int idle = (int) Math.min(IDLE, (raiseDescriptorLimit(IDLE * 6 + 5_000) - 2_000) / 6);
-        if (idle < IDLE) {
-            System.out.printf("ScaleTest: the descriptor limit is %d and cannot be raised here: %d idle sessions"
-                    + " instead of %d%n", openFilesLimit(), idle, IDLE);
-        }
-        assertTrue(idle >= 2_000, "too few descriptors for a scale test: " + openFilesLimit());
-        List<Tunnel> tunnels = new ArrayList<>(idle);
-        List<SpliceSession> sessions = new ArrayList<>(idle);
-        try (LinuxSplicer splicer = (LinuxSplicer) Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
-             ServerSocketChannel listener = Tunnel.listen()) {
-            for (int i = 0; i < idle; i++) {
-                tunnels.add(Tunnel.open(listener));
+    void idleSessionsHoldNoPipeAndFourDescriptorsEach() throws Exception {
+        int wanted = Integer.getInteger(IDLE_TUNNELS_PROPERTY, TestScale.pick(IDLE, IDLE_FULL));
+        long limit = raiseDescriptorLimit(wanted * 4 + 5_000); // before the child starts, so it inherits the limit
+        List<SocketChannel> proxySide = new ArrayList<>();
+        List<SpliceSession> sessions = new ArrayList<>();
+        try (ServerSocketChannel clients = Tunnel.listen(); TunnelPeersChild peers = TunnelPeersChild.start()) {
+            // This JVM: 4 descriptors a tunnel and 2,000 for its own; the peers' JVM: 2 a tunnel.
+            int n = (int) Math.min(wanted, Math.min((limit - 2_000) / 4, (peers.openFilesLimit - 1_000) / 2));
+            if (n < wanted) {
+                System.out.printf("ScaleTest: the descriptor limit is %d here and %d in the peers' JVM and cannot be"
+                        + " raised (4 descriptors a tunnel here, 2 there): %d idle tunnels instead of %d%n",
+                        limit, peers.openFilesLimit, n, wanted);
             }
-            long before = heapAfterGc();
-            for (Tunnel t : tunnels) {
-                sessions.add(splicer.splice(SpliceEndpoint.of(t.proxyA), SpliceEndpoint.of(t.proxyB)));
-            }
-            // One byte through every tunnel, so each session has relayed before it idles.
-            ByteBuffer one = ByteBuffer.allocate(1);
-            for (Tunnel t : tunnels) {
-                t.client.write(one.clear().put((byte) 7).flip());
-                one.clear();
-                while (one.hasRemaining()) {
-                    if (t.server.read(one) < 0) {
-                        throw new IOException("tunnel closed");
+            assertTrue(n >= 2_000, "too few descriptors for a scale test: " + limit);
+            OpenDescriptors start = OpenDescriptors.now();
+            LinuxSplicer splicer = (LinuxSplicer) Splice.newSplicer(SpliceConfig.defaults().withProvider("linux"));
+            try {
+                OpenDescriptors base = OpenDescriptors.now();
+                clients.socket().setSoTimeout(30_000); // a child that died leaves no accept waiting forever
+                peers.send("open " + clients.socket().getLocalPort() + " " + n);
+                for (int i = 0; i < n; i++) {
+                    // Lockstep with the child (TunnelPeersMain.open): client i, then our connection to target i.
+                    SocketChannel a = clients.socket().accept().getChannel(); // ours: closed in the finally
+                    proxySide.add(a);
+                    SocketChannel b = SocketChannel.open(peers.targets); // ours: closed in the finally
+                    proxySide.add(b);
+                    for (SocketChannel c : new SocketChannel[] {a, b}) {
+                        c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                        c.configureBlocking(false);
                     }
                 }
-                assertEquals(7, one.get(0));
+                peers.expect("opened", 60);
+                long before = heapAfterGc();
+                for (int i = 0; i < n; i++) {
+                    sessions.add(splicer.splice(SpliceEndpoint.of(proxySide.get(2 * i)),
+                            SpliceEndpoint.of(proxySide.get(2 * i + 1))));
+                }
+                // One byte through every tunnel each way, checked by the child, so each session has relayed
+                // before it idles.
+                peers.command("ping", "ok", 120);
+                long after = heapAfterGc(); // first: its collections give the loop time to return the last pipe
+                OpenDescriptors idle = OpenDescriptors.now();
+                PipePool pipes = splicer.pipePool();
+                int inUse = pipes.total() - pipes.pooled();
+                double perTunnel = (idle.total() - base.total()) / (double) n;
+                System.out.printf("ScaleTest: %d idle sessions, %d bytes of heap each, %.3f descriptors per tunnel"
+                        + " in this JVM (%.3f sockets; %d pipe descriptors, pipes open %d, in use %d)%n", n,
+                        (after - before) / n, perTunnel, (idle.sockets() - base.sockets()) / (double) n,
+                        idle.pipes() - base.pipes(), pipes.total(), inUse);
+                assertEquals(0, inUse, "an idle session holds no pipe");
+                assertTrue(perTunnel <= 4.05, "two sockets and two dups per tunnel, not " + perTunnel);
+                peers.command("close", "closed", 120);
+                for (SpliceSession s : sessions) {
+                    SpliceResult r = s.completion().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                    assertEquals(SpliceResult.Outcome.COMPLETED, r.outcome(), r.toString());
+                    assertTrue(r.bytesAToB() == 1 && r.bytesBToA() == 1, "each session relayed its bytes: " + r);
+                }
+            } finally {
+                for (SocketChannel c : proxySide) {
+                    c.close();
+                }
+                splicer.close();
             }
-            long after = heapAfterGc();
-            PipePool pipes = splicer.pipePool();
-            int inUse = pipes.total() - pipes.pooled();
-            System.out.printf("ScaleTest: %d idle sessions, %d bytes of heap each, pipes in use %d, open %d%n",
-                    idle, (after - before) / idle, inUse, pipes.total());
-            assertEquals(0, inUse, "an idle session holds no pipe");
-            for (SpliceSession s : sessions) {
-                assertTrue(s.bytesAToB() == 1 && s.bytesBToA() == 0, "each session relayed its byte");
-            }
-            for (SpliceSession s : sessions) {
-                s.cancel();
-            }
-        } finally {
-            for (Tunnel t : tunnels) {
-                t.close();
-            }
+            OpenDescriptors end = OpenDescriptors.now();
+            assertEquals(start.sockets(), end.sockets(), "no socket left: " + start + " then " + end);
+            assertEquals(start.pipes(), end.pipes(), "no pipe left: " + start + " then " + end);
         }
     }
 
