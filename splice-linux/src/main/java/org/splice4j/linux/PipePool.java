@@ -131,16 +131,31 @@ final class PipePool {
         }
     }
 
-    /** What {@code p} may grow to under the budget: its fair share, as far as the other pipes leave room. */
+    /**
+     * What {@code p} may grow to under the budget: its fair share, as far as the budget has room once the other
+     * pipes and the {@link #reserve()} are counted.
+     */
     private int budgetedSize(Pipe p) {
-        int share = fairShare();
-        long room = budget - (capacity - p.capacity);
-        return PipeBudget.largestPowerOfTwoAtMost(Math.min(share, room));
+        long room = budget - (capacity - p.capacity) - reserve();
+        return PipeBudget.largestPowerOfTwoAtMost(Math.min(fairShare(), room));
     }
 
     /** The fair share of a pipe in use now. */
     private int fairShare() {
-        return PipeBudget.fairShare(maxPipeSize, budget, total - free.size(), defaultPipeSize);
+        return PipeBudget.fairShare(maxPipeSize, budget, inUse(), defaultPipeSize);
+    }
+
+    /**
+     * Room growth leaves for new pipes: as many at the kernel's default size as there are pipes in use. A new pipe
+     * is never refused (nor shrunk below the default), so streams arriving in a burst that doubles the pipes in use
+     * still fit in the budget; pipes above their share give room back as they return ({@link #release}).
+     */
+    private long reserve() {
+        return (long) inUse() * defaultPipeSize;
+    }
+
+    private int inUse() {
+        return total - free.size();
     }
 
     /**
@@ -158,7 +173,8 @@ final class PipePool {
 
     /**
      * Takes a pipe back: closed if it still holds a dead session's bytes; else pooled, first shrunk to the fair
-     * share if it is larger and the budget is tight (no room for a fair share more), or closed if it cannot shrink.
+     * share if it is larger and the budget is tight (no room for one more fair share besides the reserve), or
+     * closed if it cannot shrink.
      */
     synchronized void release(Pipe p) {
         if (p.bytes != 0 || closed) {
@@ -167,7 +183,7 @@ final class PipePool {
         }
         if (budget != PipeBudget.NONE && p.capacity > defaultPipeSize) {
             int share = fairShare(); // p still counts as in use: the next borrower takes its place
-            if (p.capacity > share && budget - capacity < share) {
+            if (p.capacity > share && budget - capacity - reserve() < share) {
                 int before = p.capacity;
                 if (!p.shrink(share)) {
                     destroy(p);

@@ -1,5 +1,6 @@
 package org.splice4j.linux;
 
+import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,10 +21,14 @@ import org.splice4j.spi.contract.Tunnel;
 /**
  * Run as an unprivileged user by {@link BudgetedPipesTest}, with the user's whole pipe allowance
  * ({@code pipe-user-pages-soft}) free: for each count given, a new splicer (pipeSize 1 MiB) relays that many bulk
- * sessions at once, one way, all connected before the first byte flows, and checks what arrived. Prints one line per
+ * sessions at once, one way, all connected before the first byte flows, to a destination with small socket buffers,
+ * and checks what arrived. Prints one line per
  * count, starting with {@code OK} and the pool's figures, or fails with a non-zero status.
  */
 public final class BudgetedPipesMain {
+
+    /** Small enough that a pipe fills faster than the destination takes it (16 KiB: 64 to ~120 pipes at once). */
+    private static final int SMALL_BUFFER = 16 * 1024;
 
     private BudgetedPipesMain() {
     }
@@ -47,6 +52,10 @@ public final class BudgetedPipesMain {
                 int seed = i;
                 checks.add(pool.submit(() -> {
                     try (Tunnel t = Tunnel.open(listener)) {
+                        // A slow destination, as a proxy's clients are: its small buffers fill, so the proxy's pipe
+                        // holds the bytes and stays borrowed, and the sessions' pipes are in use all at once.
+                        t.proxyB.setOption(StandardSocketOptions.SO_SNDBUF, SMALL_BUFFER);
+                        t.server.setOption(StandardSocketOptions.SO_RCVBUF, SMALL_BUFFER);
                         SpliceSession s = splicer.splice(SpliceEndpoint.of(t.proxyA), SpliceEndpoint.of(t.proxyB));
                         t.server.shutdownOutput(); // one way: the server sends nothing
                         Future<Streams.Received> atServer = pool.submit(() -> Streams.readToEnd(t.server));

@@ -17,9 +17,10 @@ class PipePoolBudgetTest {
 
     @Test
     void pipesGrowToTheirFairShareAndShrinkWhenTheBudgetTightens() {
-        PipePool pool = new PipePool(8, MIB, MIB);
+        PipePool pool = new PipePool(8, MIB, 2 * MIB);
         try {
             int initial = 16 * LibC.getpagesize();
+            assertEquals(64 * KIB, initial, "these figures take 4 KiB pages");
             Pipe a = pool.acquire();
             assertNotNull(a);
             assertEquals(initial, a.capacity, "the kernel's default");
@@ -27,25 +28,50 @@ class PipePoolBudgetTest {
             assertEquals(MIB, a.capacity, "alone in the budget: all of pipeSize");
             Pipe b = pool.acquire();
             assertEquals(initial, b.capacity, "a new pipe keeps the default size");
-            assertEquals(MIB + initial, pool.capacity(), "new pipes are not refused, though the total is over");
             pool.grow(b);
-            assertEquals(initial, b.capacity, "no room left: b makes do with the default");
+            assertEquals(512 * KIB, b.capacity, "a share of 1 MiB, but room for 896 KiB besides a and the reserve");
+            Pipe c = pool.acquire();
+            pool.grow(c);
+            assertEquals(256 * KIB, c.capacity, "room for 320 KiB left");
+            assertEquals(MIB + 768 * KIB, pool.capacity());
             pool.release(a);
-            assertEquals(512 * KIB, a.capacity, "back when the budget is tight: shrunk to the share of two");
-            assertEquals(512 * KIB + initial, pool.capacity());
+            assertEquals(512 * KIB, a.capacity, "back while the budget is tight: shrunk to the share of three");
+            assertEquals(MIB + 256 * KIB, pool.capacity());
             Pipe again = pool.acquire();
             assertTrue(again == a, "the shrunk pipe is pooled and reused");
-            pool.grow(b);
-            assertEquals(512 * KIB, b.capacity, "room again: b grows to its share");
-            assertEquals(MIB, pool.capacity());
+            pool.grow(c);
+            assertEquals(512 * KIB, c.capacity, "room again: c grows to its share");
             pool.grow(a);
-            assertEquals(512 * KIB, a.capacity, "a's share is still half");
+            assertEquals(512 * KIB, a.capacity, "a has its share");
             pool.release(b);
             assertEquals(512 * KIB, b.capacity, "not above its share: pooled as it is");
+            assertTrue(pool.peakCapacity() <= 2 * MIB, "within the budget throughout: " + pool.peakCapacity());
             assertEquals(0, pool.growRefusals());
-            assertEquals(MIB, pool.budget());
+            assertEquals(2 * MIB, pool.budget());
             pool.release(a);
-            assertEquals(2, pool.pooled());
+            pool.release(c);
+            assertEquals(3, pool.pooled());
+        } finally {
+            pool.close();
+        }
+    }
+
+    @Test
+    void newPipesKeepTheDefaultSizeEvenPastTheBudgetAndNoneGrows() {
+        int initial = 16 * LibC.getpagesize();
+        PipePool pool = new PipePool(8, MIB, initial);
+        try {
+            Pipe a = pool.acquire();
+            Pipe b = pool.acquire();
+            assertEquals(initial, b.capacity, "never refused nor shrunk below the default: splicing goes on");
+            pool.grow(a);
+            pool.grow(b);
+            assertEquals(initial, a.capacity);
+            assertEquals(initial, b.capacity);
+            pool.release(a);
+            pool.release(b);
+            assertEquals(2, pool.pooled(), "pipes at the default size are pooled, not closed");
+            assertEquals(0, pool.growRefusals(), "held back by the budget, not refused by the kernel");
         } finally {
             pool.close();
         }
