@@ -114,10 +114,12 @@ final class PipePool {
         if (p.capacity >= maxPipeSize || p.growRefused) {
             return;
         }
+        // F_SETPIPE_SZ under the lock: the total must not move between the budget's check and the kernel's grant.
+        // Rare: a pipe grows a few times in its life; a pipe held back costs this check per half-full splice.
         synchronized (this) {
             int target = budget == PipeBudget.NONE ? maxPipeSize : budgetedSize(p);
             if (target <= p.capacity) {
-                return; // the budget has no room for more now: this pipe makes do, and may grow later
+                return; // at its share, or no room in the budget now: this pipe makes do, and may grow later
             }
             int before = p.capacity;
             int errno = p.grow(target);
