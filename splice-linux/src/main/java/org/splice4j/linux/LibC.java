@@ -100,6 +100,9 @@ final class LibC {
     /** {@code void *memcpy(void *dest, const void *src, size_t n)}, with native addresses; returns dest. */
     static native long memcpy(long dest, long src, long n);
 
+    /** {@code int getpagesize(void)}, getpagesize(2): the unit the kernel sizes and accounts pipes in. */
+    static native int getpagesize();
+
     /** {@code int close(int fd)}, close(2). */
     static native int close(int fd);
 

@@ -98,8 +98,16 @@ final class LinuxSplicer extends AbstractSplicer<LinuxSession> {
 
     @Override
     protected String providerSettings() {
+        long budget = pool.budget();
         return "pipes grown up to " + pool.maxPipeSize() + " bytes (asked " + config.pipeSize()
-                + ", the kernel's pipe-max-size caps it), at most " + config.maxPipes() + " pipes";
+                + ", the kernel's pipe-max-size caps it), at most " + config.maxPipes() + " pipes"
+                + (budget == PipeBudget.NONE ? "" : ", all within a budget of " + budget + " bytes (3/4 of this"
+                        + " user's pipe-user-pages-soft, which applies to this process)");
+    }
+
+    @Override
+    protected long pipeBudget() {
+        return pool == null ? -1 : pool.budget();
     }
 
     @Override

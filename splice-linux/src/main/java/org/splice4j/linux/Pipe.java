@@ -96,19 +96,36 @@ final class Pipe {
      * Asks the kernel for {@code size} bytes (F_SETPIPE_SZ) and keeps what it really grants. A refusal (EPERM past
      * the per-user limit) leaves the pipe as it is, and it is never asked again.
      *
-     * @return false if refused
+     * @return 0, or the errno of the refusal
      */
-    boolean grow(int size) {
+    int grow(int size) {
         int granted = LibC.fcntl(writeFd, LibC.F_SETPIPE_SZ, size);
         if (granted > 0) {
             capacity = granted;
-            return true;
+            return 0;
         }
+        int errno = Errno.last();
         int real = LibC.fcntl(writeFd, LibC.F_GETPIPE_SZ, 0);
         if (real > 0) {
             capacity = real;
         }
         growRefused = true;
+        return errno;
+    }
+
+    /**
+     * Makes this empty pipe smaller (F_SETPIPE_SZ), giving slots back to the user's pipe allowance. The kernel
+     * refuses only a size below what the pipe holds (EBUSY), so an empty pipe is always shrunk.
+     *
+     * @return false if refused (the pipe is as it was)
+     */
+    boolean shrink(int size) {
+        assert bytes == 0 : this;
+        int granted = LibC.fcntl(writeFd, LibC.F_SETPIPE_SZ, size);
+        if (granted > 0) {
+            capacity = granted;
+            return true;
+        }
         return false;
     }
 

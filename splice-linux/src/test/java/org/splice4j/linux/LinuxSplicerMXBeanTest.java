@@ -65,6 +65,8 @@ class LinuxSplicerMXBeanTest {
                     "the bulk stream's pipe, back in the pool: " + open);
             assertTrue((Long) server.getAttribute(name, "SmallestPipeGranted") >= 4096);
             assertTrue((Long) server.getAttribute(name, "PipeGrowRefusals") >= 0);
+            assertEquals(splicer.pipePool().budget(), server.getAttribute(name, "PipeBudget"),
+                    "-1 where the per-user pipe limit spares this process (root with CAP_SYS_ADMIN), else the budget");
         } finally {
             pool.shutdownNow();
         }

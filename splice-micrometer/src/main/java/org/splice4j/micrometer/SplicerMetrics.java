@@ -43,6 +43,8 @@ import org.splice4j.spi.SplicerMXBean;
  *       a meter per kind from its first failed session on</td></tr>
  *   <tr><td>{@code splice4j.pipes.open}, {@code splice4j.pipes.pooled}</td><td>gauge</td><td>(linux provider)</td></tr>
  *   <tr><td>{@code splice4j.pipes.smallest.granted}</td><td>gauge, bytes</td><td>(linux provider)</td></tr>
+ *   <tr><td>{@code splice4j.pipes.budget}</td><td>gauge, bytes</td><td>(linux provider; -1 where no per-user pipe
+ *       limit applies)</td></tr>
  *   <tr><td>{@code splice4j.pipes.grow.refusals}</td><td>counter</td><td>(linux provider)</td></tr>
  * </table>
  *
@@ -100,6 +102,9 @@ public final class SplicerMetrics implements MeterBinder {
                     .description("Pipes pooled, empty").tags(tags).register(registry);
             Gauge.builder("splice4j.pipes.smallest.granted", figures, SplicerMXBean::getSmallestPipeGranted)
                     .description("The smallest size the kernel granted a pipe (-1 before the first)")
+                    .baseUnit(BaseUnits.BYTES).tags(tags).register(registry);
+            Gauge.builder("splice4j.pipes.budget", figures, SplicerMXBean::getPipeBudget)
+                    .description("The bytes all pipes are kept within under a user's pipe limit (-1 if none applies)")
                     .baseUnit(BaseUnits.BYTES).tags(tags).register(registry);
             counter(registry, "splice4j.pipes.grow.refusals", figures, SplicerMXBean::getPipeGrowRefusals, null,
                     "Times the kernel refused to grow a pipe (a user's pipe limit)", Tags.empty());

@@ -49,6 +49,7 @@ class SplicerMetricsTest {
             String name = m.getSplicerName();
             assertEquals(m.getPipesOpen(), gauge(registry, "splice4j.pipes.open", name));
             assertEquals(m.getSmallestPipeGranted(), gauge(registry, "splice4j.pipes.smallest.granted", name));
+            assertEquals(m.getPipeBudget(), gauge(registry, "splice4j.pipes.budget", name));
             assertEquals(1.0, counter(registry, "splice4j.fallbacks", name, "reason", "not_eligible"));
         }
     }
@@ -72,6 +73,8 @@ class SplicerMetricsTest {
             relay(splicer, 3L << 20);
             SplicerMXBean m = splicer.statistics().orElseThrow();
             assertNull(registry.find("splice4j.pipes.open").gauge(), "the copy provider has no pipes");
+            assertNull(registry.find("splice4j.pipes.budget").gauge(), "nor a budget for them");
+            assertEquals(-1, m.getPipeBudget());
             // A failed session: its error's kind gets a counter of its own.
             SpliceResult failed;
             try (ServerSocketChannel listener = Tunnel.listen(); Tunnel t = Tunnel.open(listener)) {

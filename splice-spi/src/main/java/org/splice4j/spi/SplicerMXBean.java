@@ -82,4 +82,10 @@ public interface SplicerMXBean {
 
     /** Times the kernel refused to grow a pipe (a user's pipe limit); -1 without pipes. */
     long getPipeGrowRefusals();
+
+    /**
+     * The bytes all pipes together are kept within, where the kernel's per-user pipe limit applies to this process
+     * (3/4 of {@code pipe-user-pages-soft}); -1 where it does not, and without pipes.
+     */
+    long getPipeBudget();
 }

@@ -139,6 +139,11 @@ public abstract class AbstractSplicer<S extends AbstractSession> implements Spli
         return -1;
     }
 
+    /** The bytes all pipes are kept within, for the MBean; -1 without a budget or without pipes. */
+    protected long pipeBudget() {
+        return -1;
+    }
+
     @Override
     public final String providerName() {
         return providerName;

@@ -222,4 +222,9 @@ final class SplicerStatistics implements SplicerMXBean {
     public long getPipeGrowRefusals() {
         return splicer.pipeGrowRefusals();
     }
+
+    @Override
+    public long getPipeBudget() {
+        return splicer.pipeBudget();
+    }
 }
