@@ -59,23 +59,41 @@ final class BenchStreams {
     }
 
     /** One run of one row, as measured. */
-    record Run(int streams, RelayFootprint.Snapshot idle, RelayFootprint.Snapshot peak, double upGbps,
-               double downGbps, double upCpuPerGib, double downCpuPerGib) {
+    record Run(int streams, RelayFootprint.Snapshot idle, RelayFootprint.Snapshot upPeak,
+               RelayFootprint.Snapshot downPeak, double upGbps, double downGbps, double upCpuPerGib,
+               double downCpuPerGib) {
+
+        /** The largest figures while the streams ran, either way. */
+        RelayFootprint.Snapshot peak() {
+            return upPeak.max(downPeak);
+        }
+
+        /** One line of what the run measured, each way on its own, for the progress log. */
+        String detail(String row, int run) {
+            return String.format(Locale.ROOT, "bench: %s run %d: idle RSS %.1f MiB (anon %.1f), %d pipes (%d KiB);"
+                            + " streams up +%.1f MiB (anon +%.1f), +%d pipes (+%d KiB); down +%.1f MiB (anon +%.1f),"
+                            + " +%d pipes (+%d KiB)", row, run, idle.rssKib() / 1024.0, idle.anonKib() / 1024.0,
+                    idle.pipes(), idle.pipeBytes() >> 10, (upPeak.rssKib() - idle.rssKib()) / 1024.0,
+                    (upPeak.anonKib() - idle.anonKib()) / 1024.0, upPeak.pipes() - idle.pipes(),
+                    (upPeak.pipeBytes() - idle.pipeBytes()) >> 10, (downPeak.rssKib() - idle.rssKib()) / 1024.0,
+                    (downPeak.anonKib() - idle.anonKib()) / 1024.0, downPeak.pipes() - idle.pipes(),
+                    (downPeak.pipeBytes() - idle.pipeBytes()) >> 10);
+        }
 
         double rssKibPerStream() {
-            return (double) (peak.rssKib() - idle.rssKib()) / streams;
+            return (double) (peak().rssKib() - idle.rssKib()) / streams;
         }
 
         double anonKibPerStream() {
-            return (double) (peak.anonKib() - idle.anonKib()) / streams;
+            return (double) (peak().anonKib() - idle.anonKib()) / streams;
         }
 
         double pipeKibPerStream() {
-            return (peak.pipeBytes() - idle.pipeBytes()) / 1024.0 / streams;
+            return (peak().pipeBytes() - idle.pipeBytes()) / 1024.0 / streams;
         }
 
         double pipesPerStream() {
-            return (double) (peak.pipes() - idle.pipes()) / streams;
+            return (double) (peak().pipes() - idle.pipes()) / streams;
         }
     }
 
@@ -169,7 +187,9 @@ final class BenchStreams {
                     try (BenchRelay relay = o.proxies().containsKey(row)
                             ? BenchRelay.external(o.proxies().get(row), target.address(), progress)
                             : BenchRelay.sample(row, Bench.ROWS.get(row), target.address(), progress, jvm)) {
-                        results.get(row).add(measure(o, target, relay));
+                        Run r = measure(o, target, relay);
+                        results.get(row).add(r);
+                        progress.childLine(r.detail(row, run));
                     }
                     progress.finished();
                 }
@@ -185,14 +205,15 @@ final class BenchStreams {
         streams(target, relay, 1, warmUp, false, null);
         Thread.sleep(SETTLE_MILLIS); // the relay's loops go idle; nothing to wait on from out here
         RelayFootprint.Snapshot idle = RelayFootprint.read(relay.pids());
-        RelayFootprint.Snapshot[] peak = {idle};
+        RelayFootprint.Snapshot[] upPeak = {idle};
+        RelayFootprint.Snapshot[] downPeak = {idle};
         double cpu0 = relay.cpuSeconds();
-        Moved up = streams(target, relay, o.streams(), o.timeNanos(), true, peak);
+        Moved up = streams(target, relay, o.streams(), o.timeNanos(), true, upPeak);
         double cpu1 = relay.cpuSeconds();
-        Moved down = streams(target, relay, o.streams(), o.timeNanos(), false, peak);
+        Moved down = streams(target, relay, o.streams(), o.timeNanos(), false, downPeak);
         double cpu2 = relay.cpuSeconds();
-        return new Run(o.streams(), idle, peak[0], up.gbps(), down.gbps(), (cpu1 - cpu0) / (up.bytes() / GIB),
-                (cpu2 - cpu1) / (down.bytes() / GIB));
+        return new Run(o.streams(), idle, upPeak[0], downPeak[0], up.gbps(), down.gbps(),
+                (cpu1 - cpu0) / (up.bytes() / GIB), (cpu2 - cpu1) / (down.bytes() / GIB));
     }
 
     /** What one direction's streams moved, and the seconds from the first connection to the last stream's end. */
@@ -389,11 +410,12 @@ final class BenchStreams {
                 out.printf(Locale.ROOT, "%s / %s: user-space memory per stream %s (RssAnon), %s (RSS)%n", e.getKey(),
                         COPY_ROW, ratio(anon, copyAnon), ratio(median(e.getValue(), Run::rssKibPerStream), copyRss));
             }
-            out.printf(Locale.ROOT, "%s holds one %s buffer per active direction while the destination has not"
-                            + " taken its bytes, at most %d at once here (%d MiB, %.0f KiB per stream); 16 are"
-                            + " pooled, the rest are garbage until a collection frees them%n", COPY_ROW,
-                    System.getProperty("splice4j.copyBufferSize", "1m"), o.streams(),
-                    o.streams() * copyBufferSize() >> 20, copyBufferSize() / 1024.0);
+            out.printf(Locale.ROOT, "%s: a direction holds one %d KiB buffer only while its destination has not"
+                            + " taken what was read; one written out at once goes back to the loop's pool (16 kept)"
+                            + " for the next read of any session. So at most %d buffers at once here (%d MiB, %d KiB"
+                            + " per stream), and as few as one when every destination keeps up%n", COPY_ROW,
+                    copyBufferSize() >> 10, o.streams(), o.streams() * copyBufferSize() >> 20,
+                    copyBufferSize() >> 10);
         }
         out.println("(medians of each row's runs; per stream: the relay's peak while the streams ran minus its idle"
                 + " figure, divided by the streams; pipe KiB is capacity, the most the pipes can pin)");

@@ -42,7 +42,8 @@ class RelayFootprintTest {
     void aSnapshotCountsAPipeOnceWithItsCapacity() throws IOException {
         long self = ProcessHandle.current().pid();
         RelayFootprint.Snapshot before = RelayFootprint.read(List.of(self));
-        assertTrue(before.rssKib() > 0 && before.anonKib() > 0 && before.anonKib() <= before.rssKib(), before.toString());
+        assertTrue(before.rssKib() > 0 && before.anonKib() > 0 && before.anonKib() <= before.rssKib(),
+                before.toString());
         Pipe p = Pipe.open();
         // Ours: both ends closed by try-with-resources.
         try (Pipe.SourceChannel source = p.source(); Pipe.SinkChannel sink = p.sink()) {
