@@ -187,7 +187,7 @@ final class BenchStreams {
                     try (BenchRelay relay = o.proxies().containsKey(row)
                             ? BenchRelay.external(o.proxies().get(row), target.address(), progress)
                             : BenchRelay.sample(row, Bench.ROWS.get(row), target.address(), progress, jvm)) {
-                        Run r = measure(o, target, relay);
+                        Run r = measure(o, relay);
                         results.get(row).add(r);
                         progress.childLine(r.detail(row, run));
                     }
@@ -199,18 +199,18 @@ final class BenchStreams {
         return results;
     }
 
-    private static Run measure(Options o, Target target, BenchRelay relay) throws Exception {
+    private static Run measure(Options o, BenchRelay relay) throws Exception {
         long warmUp = Math.min(o.timeNanos(), TimeUnit.SECONDS.toNanos(1));
-        streams(target, relay, 1, warmUp, true, null);
-        streams(target, relay, 1, warmUp, false, null);
+        streams(relay, 1, warmUp, true, null);
+        streams(relay, 1, warmUp, false, null);
         Thread.sleep(SETTLE_MILLIS); // the relay's loops go idle; nothing to wait on from out here
         RelayFootprint.Snapshot idle = RelayFootprint.read(relay.pids());
         RelayFootprint.Snapshot[] upPeak = {idle};
         RelayFootprint.Snapshot[] downPeak = {idle};
         double cpu0 = relay.cpuSeconds();
-        Moved up = streams(target, relay, o.streams(), o.timeNanos(), true, upPeak);
+        Moved up = streams(relay, o.streams(), o.timeNanos(), true, upPeak);
         double cpu1 = relay.cpuSeconds();
-        Moved down = streams(target, relay, o.streams(), o.timeNanos(), false, downPeak);
+        Moved down = streams(relay, o.streams(), o.timeNanos(), false, downPeak);
         double cpu2 = relay.cpuSeconds();
         return new Run(o.streams(), idle, upPeak[0], downPeak[0], up.gbps(), down.gbps(),
                 (cpu1 - cpu0) / (up.bytes() / GIB), (cpu2 - cpu1) / (down.bytes() / GIB));
@@ -228,7 +228,7 @@ final class BenchStreams {
      * receivers got. With {@code peak} given, samples the relay's footprint every 500 ms after the first 2 s (or
      * half the time, if shorter) and keeps the largest figures there.
      */
-    private static Moved streams(Target target, BenchRelay relay, int n, long nanos, boolean up,
+    private static Moved streams(BenchRelay relay, int n, long nanos, boolean up,
             RelayFootprint.Snapshot[] peak) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(n, r -> {
             Thread t = new Thread(r, "bench-stream");
