@@ -73,12 +73,19 @@ final class BenchRelay implements AutoCloseable {
     /** Starts a built-in row: a sample of this jar in a child JVM, listening on a port it picks and prints. */
     static BenchRelay sample(String name, List<String> row, InetSocketAddress target, BenchProgress progress)
             throws IOException {
+        return sample(name, row, target, progress, List.of());
+    }
+
+    /** {@link #sample} with options for the child JVM before the row's own, such as a fixed heap. */
+    static BenchRelay sample(String name, List<String> row, InetSocketAddress target, BenchProgress progress,
+            List<String> jvmOptions) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 // splice4j's threading asserts only (never Netty's or Jetty's, which sit on their hot paths); ours
                 // run where a session starts and ends, not per system call.
                 "-ea:org.splice4j...",
                 "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
         List<String> props = row.stream().filter(a -> a.startsWith("-D")).toList();
         for (String key : System.getProperties().stringPropertyNames()) {
             boolean set = props.stream().anyMatch(a -> a.startsWith("-D" + key + "="));
