@@ -40,6 +40,7 @@ final class Bench {
     }
 
     static void main(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--tunnels")) { BenchTunnels.main(args); return; }
         long bytes = 1L << 30;
         int runs = 3;
         Path html = null;
@@ -228,7 +229,7 @@ final class Bench {
     }
 
     /** Opens a CONNECT tunnel on {@code c}: sends the request, reads the answer's head, wants a 200. */
-    private static void connect(SocketChannel c, String authority) throws IOException {
+    static void connect(SocketChannel c, String authority) throws IOException {
         ByteBuffer req = StandardCharsets.US_ASCII.encode("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority
                 + "\r\n\r\n");
         while (req.hasRemaining()) {
