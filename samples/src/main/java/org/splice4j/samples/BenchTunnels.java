@@ -300,9 +300,9 @@ final class BenchTunnels {
     }
 
     static final List<String> HEADER = List.of("relay", "valid runs", "rate / target", "slowest tunnel / target",
-            "relay CPU-s/GiB", "ping p50 µs", "ping p99 µs", "bench CPU-s/s", "errors");
+            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "bench CPU-s/s", "errors");
     static final List<String> RUN_HEADER = List.of("run", "relay", "rate / target", "slowest tunnel / target",
-            "relay CPU-s/GiB", "ping p50 µs", "ping p99 µs", "round trips", "bench CPU-s/s", "errors", "");
+            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "round trips", "bench CPU-s/s", "errors", "");
 
     static void print(PrintStream out, List<String> rows, Setup setup, List<Run> results) {
         out.println();
