@@ -37,11 +37,11 @@ final class BenchTunnels {
 
     /** One row's run; {@code failure} non-null when it could not be measured at all. */
     record Run(String row, int run, double rate, double slowest, double cpuPerGiB, double p50, double p99,
-               long roundTrips, double benchCpu, long wrongBytes, long broken, String failure) {
+               long roundTrips, double benchCpu, double hostBusy, long wrongBytes, long broken, String failure) {
 
         static Run failed(String row, int run, String why) {
             double nan = Double.NaN;
-            return new Run(row, run, nan, nan, nan, nan, nan, 0, nan, 0, 0, why);
+            return new Run(row, run, nan, nan, nan, nan, nan, 0, nan, nan, 0, 0, why);
         }
 
         boolean valid() {
@@ -205,11 +205,13 @@ final class BenchTunnels {
                 TunnelLoad.Snapshot s0 = load.snapshot();
                 double cpu0 = relay == null ? 0 : relay.cpuSeconds();
                 double own0 = ownCpuSeconds();
+                double host0 = hostBusySeconds();
                 load.pingTimes().reset();
                 pause(load, setup.timeNanos());
                 TunnelLoad.Snapshot s1 = load.snapshot();
                 double cpu1 = relay == null ? 0 : relay.cpuSeconds();
                 double own1 = ownCpuSeconds();
+                double host1 = hostBusySeconds();
                 LatencyHistogram ping = load.pingTimes();
                 double p50 = ping.percentile(0.50);
                 double p99 = ping.percentile(0.99);
@@ -226,7 +228,7 @@ final class BenchTunnels {
                     progress.childLine("bench: " + row + " run " + run + ": " + f.summary());
                 }
                 return new Run(row, run, rate, slowest, cpuPerGiB, p50, p99, roundTrips,
-                        (own1 - own0) / seconds, f.wrongBytes(), f.broken(), null);
+                        (own1 - own0) / seconds, (host1 - host0) / seconds, f.wrongBytes(), f.broken(), null);
             } finally {
                 load.stop(); // first: the relay's end must not be taken for broken tunnels
                 if (relay != null) {
@@ -277,6 +279,20 @@ final class BenchTunnels {
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // USER_HZ, as in BenchRelay
     }
 
+    /**
+     * CPU seconds the whole machine was busy (every state but idle and iowait, all cores, from /proc/stat): the
+     * interrupt and softirq time of loopback TCP is in here and in neither process's own, so a run whose rate fell
+     * short while this is at the core count ran out of machine, not of relay.
+     */
+    static double hostBusySeconds() throws IOException {
+        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+        long busy = 0;
+        for (int i = 1; i < f.length && i <= 8; i++) { // user nice system idle iowait irq softirq steal
+            busy += i == 4 || i == 5 ? 0 : Long.parseLong(f[i]);
+        }
+        return busy / 100.0; // USER_HZ
+    }
+
     /** This process's open descriptors as "FD -> what" (socket:[INODE], pipe:[INODE], a path); none without /proc. */
     static Set<String> descriptors() {
         Set<String> fds = new TreeSet<>();
@@ -300,9 +316,9 @@ final class BenchTunnels {
     }
 
     static final List<String> HEADER = List.of("relay", "valid runs", "rate / target", "slowest tunnel / target",
-            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "bench CPU-s/s", "errors");
+            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "bench CPU-s/s", "host busy cores", "errors");
     static final List<String> RUN_HEADER = List.of("run", "relay", "rate / target", "slowest tunnel / target",
-            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "round trips", "bench CPU-s/s", "errors", "");
+            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "round trips", "bench CPU-s/s", "host busy cores", "errors", "");
 
     static void print(PrintStream out, List<String> rows, Setup setup, List<Run> results) {
         out.println();
@@ -317,7 +333,8 @@ final class BenchTunnels {
             line(out, List.of(row, valid.size() + "/" + all.size(), spread(measured, Run::rate, "%.3f"),
                     spread(valid, Run::slowest, "%.3f"), direct ? "-" : spread(valid, Run::cpuPerGiB, "%.3f"),
                     spread(valid, Run::p50, "%.0f"), spread(valid, Run::p99, "%.0f"),
-                    spread(measured, Run::benchCpu, "%.2f"), Long.toString(errors)));
+                    spread(measured, Run::benchCpu, "%.2f"), spread(measured, Run::hostBusy, "%.2f"),
+                    Long.toString(errors)));
         }
         out.println();
         line(out, RUN_HEADER);
@@ -329,7 +346,8 @@ final class BenchTunnels {
                     : r.valid() ? "" : "VOID";
             line(out, List.of(Integer.toString(r.run()), r.row(), fmt("%.3f", r.rate()), fmt("%.3f", r.slowest()),
                     direct ? "-" : fmt("%.3f", r.cpuPerGiB()), fmt("%.0f", r.p50()), fmt("%.0f", r.p99()),
-                    Long.toString(r.roundTrips()), fmt("%.2f", r.benchCpu()), Long.toString(r.errors()), verdict));
+                    Long.toString(r.roundTrips()), fmt("%.2f", r.benchCpu()), fmt("%.2f", r.hostBusy()), Long.toString(r.errors()),
+                    verdict));
         }
         out.println();
         comparisons(rows, setup, results).forEach(out::println);

@@ -44,7 +44,7 @@ class BenchTunnelsTest {
         stderr = err.toString(StandardCharsets.UTF_8);
     }
 
-    /** The summary table's cells of {@code row}: relay, valid runs, rate, slowest, CPU, p50, p99, bench CPU, errors. */
+    /** The summary table's cells of {@code row}, in the order of {@link BenchTunnels#HEADER}. */
     private static List<String> summary(String row) {
         String line = stdout.lines().filter(l -> l.startsWith("| " + row + " | ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no row " + row + " in\n" + stdout));
@@ -61,7 +61,7 @@ class BenchTunnelsTest {
             assertTrue(Double.parseDouble(cells.get(2)) >= BenchTunnels.VALID, row + " rate: " + cells);
             assertTrue(Double.parseDouble(cells.get(5)) > 0, row + " p50: " + cells);
             assertTrue(Double.parseDouble(cells.get(6)) >= Double.parseDouble(cells.get(5)), row + " p99: " + cells);
-            assertEquals("0", cells.get(8), row + " errors: " + cells);
+            assertEquals("0", cells.get(9), row + " errors: " + cells);
         }
         assertEquals("-", summary("direct").get(4), "the direct row has no relay CPU");
         assertTrue(Double.parseDouble(summary("relay-copy").get(4)) > 0, stdout);
@@ -74,7 +74,7 @@ class BenchTunnelsTest {
         assertEquals("0/1", cells.get(1), cells.toString());
         // One flipped byte in each bulk tunnel (at 64 KiB/s every tunnel passes byte 10,000 in the warm-up) and in
         // the ping-pong one (64 bytes every millisecond: past it in well under a second).
-        assertEquals(Integer.toString(TUNNELS + 1), cells.get(8), stdout);
+        assertEquals(Integer.toString(TUNNELS + 1), cells.get(9), stdout);
         assertTrue(stdout.contains("| 1 | corrupt |") && stdout.contains("ERRORS: " + (TUNNELS + 1) + " bytes wrong"),
                 stdout);
         assertTrue(stderr.contains("bench: FAILED: corrupt run 1: " + (TUNNELS + 1) + " bytes did not match"), stderr);
