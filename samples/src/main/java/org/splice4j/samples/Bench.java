@@ -41,6 +41,7 @@ final class Bench {
 
     static void main(String[] args) throws Exception {
         if (Arrays.asList(args).contains("--streams")) { BenchStreams.main(args); return; }
+        if (Arrays.asList(args).contains("--tunnels")) { BenchTunnels.main(args); return; }
         long bytes = 1L << 30;
         int runs = 3;
         Path html = null;

@@ -38,6 +38,12 @@ public final class Main {
             "        way (default 64 streams, 10s, 3 runs, rows forward-nio-linux,forward-nio-copy,forward-nio-stock);",
             "        per stream, the relay's peak resident memory (RSS, RssAnon) and pipe capacity over its idle",
             "        figures, pipes, throughput, CPU per GiB; sample rows get -Xms/-Xmx --heap (default 256m)",
+            "  bench --tunnels N [--rate SIZE] [--time DURATION] [--warmup DURATION] [--runs N] [--rows ROW,...]"
+                    + " [--proxy NAME=COMMAND]...",
+            "        many slow tunnels: N (default 1000) through each row's relay at --rate bytes/s each way (default",
+            "        100k), paced every 50 ms, every byte checked, plus a 64-byte ping-pong tunnel; per row the rate",
+            "        achieved (under 95 % of it: VOID), relay CPU-s/GiB, ping p50/p99 (us) and errors; --time 20s",
+            "        measured after --warmup 5s, --runs 3, --rows default forward-nio-linux,forward-nio-stock",
             "  doctor",
             "        what this machine and JVM allow: providers and why not, JVM flags, pipe and descriptor limits;",
             "        exit 0 when splicing would work with -Dsplice4j.enabled=true, 1 when not",
