@@ -318,7 +318,8 @@ final class BenchTunnels {
     static final List<String> HEADER = List.of("relay", "valid runs", "rate / target", "slowest tunnel / target",
             "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "bench CPU-s/s", "host busy cores", "errors");
     static final List<String> RUN_HEADER = List.of("run", "relay", "rate / target", "slowest tunnel / target",
-            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "round trips", "bench CPU-s/s", "host busy cores", "errors", "");
+            "relay CPU-s/GiB", "ping p50 us", "ping p99 us", "round trips", "bench CPU-s/s", "host busy cores", "errors",
+            "verdict");
 
     static void print(PrintStream out, List<String> rows, Setup setup, List<Run> results) {
         out.println();
@@ -343,10 +344,11 @@ final class BenchTunnels {
             boolean direct = r.row().equals(BenchResults.DIRECT);
             String verdict = r.failure() != null ? "FAILED: " + r.failure()
                     : r.errors() > 0 ? "ERRORS: " + r.wrongBytes() + " bytes wrong, " + r.broken() + " broken"
-                    : r.valid() ? "" : "VOID";
+                    : r.valid() ? "valid" : "VOID";
             line(out, List.of(Integer.toString(r.run()), r.row(), fmt("%.3f", r.rate()), fmt("%.3f", r.slowest()),
                     direct ? "-" : fmt("%.3f", r.cpuPerGiB()), fmt("%.0f", r.p50()), fmt("%.0f", r.p99()),
-                    Long.toString(r.roundTrips()), fmt("%.2f", r.benchCpu()), fmt("%.2f", r.hostBusy()), Long.toString(r.errors()),
+                    Long.toString(r.roundTrips()), fmt("%.2f", r.benchCpu()), fmt("%.2f", r.hostBusy()),
+                    Long.toString(r.errors()),
                     verdict));
         }
         out.println();

@@ -126,10 +126,17 @@ final class Doctor {
 
     /**
      * Whether the kernel's per-user pipe limits spare this process: it has CAP_SYS_RESOURCE (bit 24) or CAP_SYS_ADMIN
-     * (bit 21) in its effective set ({@code CapEff} in /proc/self/status).
+     * (bit 21) in its effective set ({@code CapEff} in /proc/self/status) and runs in the initial user namespace (an
+     * identity {@code /proc/self/uid_map}), where the kernel looks for them: root in a container's user namespace has
+     * every bit and is limited all the same. The same rule as the provider's pipe budget.
      */
     private static boolean exemptFromPipeLimits() {
         try {
+            List<String> uidMap = Files.readAllLines(Path.of("/proc/self/uid_map"));
+            if (uidMap.size() != 1
+                    || !List.of(uidMap.get(0).trim().split("\\s+")).equals(List.of("0", "0", "4294967295"))) {
+                return false;
+            }
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("CapEff:")) {
                     long caps = Long.parseUnsignedLong(line.substring("CapEff:".length()).trim(), 16);

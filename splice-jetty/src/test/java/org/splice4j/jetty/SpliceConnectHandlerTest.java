@@ -108,8 +108,10 @@ class SpliceConnectHandlerTest {
             assertThat(r.bytesAToB()).as("client to server").isGreaterThanOrEqualTo(size);
             assertThat(r.bytesBToA()).as("server to client").isGreaterThanOrEqualTo(size);
             assertThat(r.splicedBytes() + r.copiedBytes()).isGreaterThanOrEqualTo(2 * size);
-            // Splice-auto copies the start of a burst (up to 64 KiB) before it knows the stream is bulk.
-            assertThat(r.splicedBytes()).as("relayed by splice(2)").isGreaterThanOrEqualTo(2 * size - (1L << 20));
+            // Splice-auto copies the start of a burst (up to 64 KiB) before it knows the stream is bulk, and copies again
+            // after two small splices in a row, which a loaded machine's scheduling can cause a few dozen times in
+            // 512 MiB (2 MiB of copies seen once in CI, under 1 MiB usually): at most 1 % copied.
+            assertThat(r.splicedBytes()).as("relayed by splice(2)").isGreaterThanOrEqualTo(2 * size - 2 * size / 100);
             assertThat(handler.getSplicedTunnels()).isEqualTo(1);
             assertThat(handler.getStockTunnels()).isZero();
         }
