@@ -3,7 +3,6 @@ package org.splice4j.samples;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Relay throughput and relay CPU per GiB on loopback, one row per way of relaying: the Netty {@code forward} sample
@@ -59,13 +59,7 @@ final class Bench {
                     case "--runs" -> runs = Integer.parseInt(v);
                     case "--rows" -> rows = Arrays.asList(v.split(","));
                     case "--html" -> html = Path.of(v).toAbsolutePath();
-                    case "--proxy" -> {
-                        BenchRelay.External e = BenchRelay.External.parse(v);
-                        if (ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name())
-                                || proxies.put(e.name(), e) != null) {
-                            Main.usage("--proxy " + e.name() + ": that row name is taken");
-                        }
-                    }
+                    case "--proxy" -> addProxy(proxies, v);
                     default -> Main.usage("unknown flag for bench: " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -93,7 +87,7 @@ final class Bench {
         BenchProgress progress = new BenchProgress(runs, results.rows(), System.err, System.console() != null,
                 System::nanoTime);
         String date = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS).toString();
-        try (Target target = new Target()) {
+        try (BenchTarget target = new BenchTarget(64, Bench::pump)) {
             System.out.printf(Locale.ROOT, "bench: %d run(s), %.2f GiB each way per run, relay in a child JVM%n",
                     runs, bytes / GIB);
             for (int run = 1; run <= runs; run++) {
@@ -170,7 +164,7 @@ final class Bench {
     }
 
     /** One run of one row; {@code relay} null for the direct connection. */
-    private static BenchResults.Measurement measure(Target target, Via via, long bytes, BenchRelay relay)
+    private static BenchResults.Measurement measure(BenchTarget target, Via via, long bytes, BenchRelay relay)
             throws Exception {
         double cpu0 = relay == null ? 0 : relay.cpuSeconds();
         double upSeconds = transfer(target, via, bytes, true);
@@ -196,7 +190,7 @@ final class Bench {
     }
 
     /** Moves {@code bytes} one way through {@code via}; returns the seconds until the receiver had them all. */
-    private static double transfer(Target target, Via via, long bytes, boolean up) throws Exception {
+    private static double transfer(BenchTarget target, Via via, long bytes, boolean up) throws Exception {
         try (SocketChannel c = SocketChannel.open(via.address())) {
             if (via.connectTo() != null) {
                 connect(c, via.connectTo());
@@ -268,69 +262,32 @@ final class Bench {
         return total;
     }
 
+    /** Adds a {@code --proxy NAME=COMMAND} row; a malformed one or a name already taken ends with the usage. */
+    static void addProxy(Map<String, BenchRelay.External> proxies, String spec) {
+        BenchRelay.External e = BenchRelay.External.parse(spec);
+        if (ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name()) || proxies.put(e.name(), e) != null) {
+            Main.usage("--proxy " + e.name() + ": that row name is taken");
+        }
+    }
+
+    /** A duration flag's value in nanoseconds: 500ms, 20s, 2m, or whole seconds. */
+    static long parseNanos(String v) {
+        String t = v.trim().toLowerCase(Locale.ROOT);
+        if (t.endsWith("ms")) {
+            return TimeUnit.MILLISECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 2)));
+        }
+        if (t.endsWith("s")) {
+            return TimeUnit.SECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
+        }
+        if (t.endsWith("m")) {
+            return TimeUnit.MINUTES.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
+        }
+        return TimeUnit.SECONDS.toNanos(Long.parseLong(t));
+    }
+
     static long parseSize(String v) {
         String s = v.trim().toLowerCase(Locale.ROOT);
         long unit = s.endsWith("g") ? 1L << 30 : s.endsWith("m") ? 1L << 20 : s.endsWith("k") ? 1L << 10 : 1;
         return Long.parseLong(unit == 1 ? s : s.substring(0, s.length() - 1)) * unit;
-    }
-
-    /** The traffic's far end: 'U' + length sinks and acknowledges the count, 'D' + length sends that many bytes. */
-    private static final class Target implements AutoCloseable {
-        private final ServerSocketChannel server;
-        private final Thread acceptor;
-
-        Target() throws IOException {
-            server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 64);
-            acceptor = new Thread(this::acceptLoop, "bench-target");
-            acceptor.setDaemon(true);
-            acceptor.start();
-        }
-
-        InetSocketAddress address() throws IOException {
-            return (InetSocketAddress) server.getLocalAddress();
-        }
-
-        private void acceptLoop() {
-            while (server.isOpen()) {
-                try {
-                    SocketChannel c = server.accept();
-                    Thread t = new Thread(() -> serve(c), "bench-target-conn");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        }
-
-        private static void serve(SocketChannel c) {
-            try (c) {
-                ByteBuffer header = ByteBuffer.allocate(9);
-                while (header.hasRemaining()) {
-                    if (c.read(header) < 0) {
-                        return;
-                    }
-                }
-                header.flip();
-                byte mode = header.get();
-                long bytes = header.getLong();
-                if (mode == 'U') {
-                    long got = drain(c);
-                    ByteBuffer ack = ByteBuffer.allocate(8).putLong(got).flip();
-                    while (ack.hasRemaining()) {
-                        c.write(ack);
-                    }
-                } else {
-                    pump(c, bytes);
-                }
-            } catch (IOException e) {
-                System.err.println("bench target: " + e.getMessage());
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-        }
     }
 }

@@ -2,9 +2,7 @@ package org.splice4j.samples;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -124,19 +122,14 @@ final class BenchStreams {
             try {
                 switch (flag) {
                     case "--streams" -> streams = Integer.parseInt(v.trim());
-                    case "--time" -> time = durationNanos(v);
+                    case "--time" -> time = Bench.parseNanos(v);
                     case "--runs" -> runs = Integer.parseInt(v.trim());
                     case "--heap" -> {
                         Bench.parseSize(v); // a size, or NumberFormatException
                         heap = v.trim();
                     }
                     case "--rows" -> rows = v.isBlank() ? List.of() : Arrays.asList(v.split(","));
-                    case "--proxy" -> {
-                        BenchRelay.External e = BenchRelay.External.parse(v);
-                        if (Bench.ROWS.containsKey(e.name()) || proxies.put(e.name(), e) != null) {
-                            Main.usage("--proxy " + e.name() + ": that row name is taken");
-                        }
-                    }
+                    case "--proxy" -> Bench.addProxy(proxies, v);
                     default -> Main.usage("unknown flag for bench --streams: " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -160,27 +153,12 @@ final class BenchStreams {
         return new Options(streams, time, runs, List.copyOf(rows), proxies, heap);
     }
 
-    /** 500ms, 10s, 2m, or whole seconds. */
-    static long durationNanos(String v) {
-        String t = v.trim().toLowerCase(Locale.ROOT);
-        if (t.endsWith("ms")) {
-            return TimeUnit.MILLISECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 2)));
-        }
-        if (t.endsWith("s")) {
-            return TimeUnit.SECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
-        }
-        if (t.endsWith("m")) {
-            return TimeUnit.MINUTES.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
-        }
-        return TimeUnit.SECONDS.toNanos(Long.parseLong(t));
-    }
-
     /** Every run of every row, round-robin so that a shared machine's drift hits the rows alike. */
     static Map<String, List<Run>> run(Options o, BenchProgress progress) throws Exception {
         Map<String, List<Run>> results = new LinkedHashMap<>();
         o.allRows().forEach(r -> results.put(r, new ArrayList<>()));
         List<String> jvm = List.of("-Xms" + o.heap(), "-Xmx" + o.heap());
-        try (Target target = new Target(o.streams())) {
+        try (BenchTarget target = new BenchTarget(Math.max(64, o.streams()), BenchStreams::pumpFor)) {
             for (int run = 1; run <= o.runs(); run++) {
                 for (String row : o.allRows()) {
                     progress.starting(run, row);
@@ -308,64 +286,6 @@ final class BenchStreams {
         }
     }
 
-    /** The streams' far end: 'U' sinks until EOF and acknowledges the count, 'D' + nanos sends for that long. */
-    private static final class Target implements AutoCloseable {
-        private final ServerSocketChannel server;
-
-        Target(int streams) throws IOException {
-            server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), Math.max(64, streams));
-            Thread acceptor = new Thread(this::acceptLoop, "bench-streams-target");
-            acceptor.setDaemon(true);
-            acceptor.start();
-        }
-
-        InetSocketAddress address() throws IOException {
-            return (InetSocketAddress) server.getLocalAddress();
-        }
-
-        private void acceptLoop() {
-            while (server.isOpen()) {
-                try {
-                    SocketChannel c = server.accept();
-                    Thread t = new Thread(() -> serve(c), "bench-streams-target-conn");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        }
-
-        private static void serve(SocketChannel c) {
-            try (c) {
-                ByteBuffer header = ByteBuffer.allocate(9);
-                while (header.hasRemaining()) {
-                    if (c.read(header) < 0) {
-                        return;
-                    }
-                }
-                header.flip();
-                byte mode = header.get();
-                long nanos = header.getLong();
-                if (mode == 'U') {
-                    long got = Bench.drain(c);
-                    ByteBuffer ack = ByteBuffer.allocate(8).putLong(got).flip();
-                    while (ack.hasRemaining()) {
-                        c.write(ack);
-                    }
-                } else {
-                    pumpFor(c, nanos);
-                }
-            } catch (IOException e) {
-                System.err.println("bench target: " + e.getMessage());
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            server.close();
-        }
-    }
 
     /** The table's rows: medians over the runs, formatted. */
     static List<List<String>> table(Map<String, List<Run>> results) {

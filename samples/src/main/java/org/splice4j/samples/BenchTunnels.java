@@ -85,17 +85,11 @@ final class BenchTunnels {
                 switch (flag) {
                     case "--tunnels" -> tunnels = Integer.parseInt(v);
                     case "--rate" -> rate = Bench.parseSize(v);
-                    case "--time" -> time = nanos(v);
-                    case "--warmup" -> warmup = nanos(v);
+                    case "--time" -> time = Bench.parseNanos(v);
+                    case "--warmup" -> warmup = Bench.parseNanos(v);
                     case "--runs" -> runs = Integer.parseInt(v);
                     case "--rows" -> rows = v.isEmpty() ? List.of() : Arrays.asList(v.split(","));
-                    case "--proxy" -> {
-                        BenchRelay.External e = BenchRelay.External.parse(v);
-                        if (Bench.ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name())
-                                || proxies.put(e.name(), e) != null) {
-                            Main.usage("--proxy " + e.name() + ": that row name is taken");
-                        }
-                    }
+                    case "--proxy" -> Bench.addProxy(proxies, v);
                     default -> Main.usage("unknown flag for bench --tunnels: " + flag);
                 }
             } catch (NumberFormatException e) {
@@ -117,21 +111,6 @@ final class BenchTunnels {
             }
         }
         return new Setup(tunnels, rate, time, warmup, runs, List.copyOf(rows), proxies);
-    }
-
-    /** 500ms, 20s, 2m, or whole seconds. */
-    static long nanos(String v) {
-        String t = v.trim().toLowerCase(Locale.ROOT);
-        if (t.endsWith("ms")) {
-            return TimeUnit.MILLISECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 2)));
-        }
-        if (t.endsWith("s")) {
-            return TimeUnit.SECONDS.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
-        }
-        if (t.endsWith("m")) {
-            return TimeUnit.MINUTES.toNanos(Long.parseLong(t.substring(0, t.length() - 1)));
-        }
-        return TimeUnit.SECONDS.toNanos(Long.parseLong(t));
     }
 
     /** Runs the bench; the table goes to {@code out}, progress to {@code err}. False when anything went wrong. */
