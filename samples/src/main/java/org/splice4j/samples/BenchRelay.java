@@ -12,8 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -65,21 +63,14 @@ final class BenchRelay implements AutoCloseable {
     private final Process process;
     private final List<Thread> output;
 
-    /**
-     * Relays not yet closed: a bench ended by a signal (Ctrl-C, kill) stops them from a shutdown hook, since a child
-     * process outlives its parent otherwise and would keep its port and its CPU.
-     */
-    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
-
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(p -> {
-            p.descendants().forEach(ProcessHandle::destroy);
-            p.destroy();
-        }), "bench-relays-stop"));
+        // A bench ended by a signal (Ctrl-C, kill) stops its relays: a child process outlives its parent otherwise,
+        // keeping its port and its CPU. Every process this JVM started is a relay, or one a relay started.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> ProcessHandle.current().descendants()
+                .forEach(ProcessHandle::destroy), "bench-relays-stop"));
     }
 
     private BenchRelay(String name, Process process, Bench.Via via, List<Thread> output) {
-        RUNNING.add(process);
         this.name = name;
         this.process = process;
         this.via = via;
@@ -258,8 +249,6 @@ final class BenchRelay implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } finally {
-            RUNNING.remove(process);
         }
     }
 }

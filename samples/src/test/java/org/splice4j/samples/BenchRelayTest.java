@@ -14,6 +14,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
@@ -85,5 +86,33 @@ class BenchRelayTest {
         IOException e = assertThrows(IOException.class, () -> BenchRelay.external(spec,
                 new InetSocketAddress("127.0.0.1", 9), progress(new ByteArrayOutputStream())));
         assertTrue(e.getMessage().contains("exited with status 3"), e.getMessage());
+    }
+
+    @Test
+    void aBenchEndedBySignalStopsItsRelay() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // Long enough that the relay row is still running when the bench is ended: 16 GiB each way.
+        Process bench = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "bench", "--bytes", "16g", "--runs", "1", "--rows", "relay-copy")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        ProcessHandle relay = null;
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (relay == null && System.nanoTime() - deadline < 0 && bench.isAlive()) {
+                relay = bench.descendants().findFirst().orElse(null);
+                if (relay == null) {
+                    Thread.sleep(50); // no event says a grandchild was started; the bench's direct row takes seconds
+                }
+            }
+            assertTrue(relay != null, "the bench started its relay row");
+            bench.destroy(); // SIGTERM, as kill or a terminal's Ctrl-C would
+            relay.onExit().get(30, TimeUnit.SECONDS); // stopped by the bench's shutdown hook, not left running
+            assertTrue(bench.waitFor(30, TimeUnit.SECONDS));
+        } finally {
+            if (relay != null) {
+                relay.destroyForcibly(); // by its handle: once the bench is gone it is nobody's descendant
+            }
+            bench.destroyForcibly();
+        }
     }
 }
