@@ -71,11 +71,7 @@ final class Bench {
         if (runs < 1 || runs > 20 || bytes < CHUNK || bytes > (64L << 30)) {
             Main.usage("bench needs --runs 1..20 and --bytes 1m..64g");
         }
-        for (String row : rows) {
-            if (!ROWS.containsKey(row)) {
-                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", ROWS.keySet()));
-            }
-        }
+        checkRows(rows);
         // Before the bench, not after an hour of it.
         if (html != null && (!Files.isDirectory(html.getParent()) || Files.isDirectory(html))) {
             Main.usage("--html " + html + ": not a file in an existing directory");
@@ -260,6 +256,15 @@ final class Bench {
             total += n;
         }
         return total;
+    }
+
+    /** Ends with the usage if a {@code --rows} name is not one of {@link #ROWS}. */
+    static void checkRows(List<String> rows) {
+        for (String row : rows) {
+            if (!ROWS.containsKey(row)) {
+                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", ROWS.keySet()));
+            }
+        }
     }
 
     /** Adds a {@code --proxy NAME=COMMAND} row; a malformed one or a name already taken ends with the usage. */

@@ -142,11 +142,7 @@ final class BenchStreams {
                 || time > TimeUnit.MINUTES.toNanos(10)) {
             Main.usage("bench --streams needs --streams 1..2000, --runs 1..20 and --time 500ms..10m");
         }
-        for (String row : rows) {
-            if (!Bench.ROWS.containsKey(row)) {
-                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", Bench.ROWS.keySet()));
-            }
-        }
+        Bench.checkRows(rows);
         if (rows.isEmpty() && proxies.isEmpty()) {
             Main.usage("bench --streams: no rows");
         }

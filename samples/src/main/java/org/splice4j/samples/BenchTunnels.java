@@ -105,11 +105,7 @@ final class BenchTunnels {
             Main.usage("bench --tunnels needs --tunnels 1..8000, --rate 1k..100m, --runs 1..20, --time 1s..60m"
                     + " and --warmup 0..10m");
         }
-        for (String row : rows) {
-            if (!Bench.ROWS.containsKey(row)) {
-                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", Bench.ROWS.keySet()));
-            }
-        }
+        Bench.checkRows(rows);
         return new Setup(tunnels, rate, time, warmup, runs, List.copyOf(rows), proxies);
     }
 
