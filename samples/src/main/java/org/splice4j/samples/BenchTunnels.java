@@ -271,12 +271,17 @@ final class BenchTunnels {
     /** This process's open descriptors as "FD -> what" (socket:[INODE], pipe:[INODE], a path); none without /proc. */
     static Set<String> descriptors() {
         Set<String> fds = new TreeSet<>();
+        // The listing's own descriptor shows as this directory, under whatever number was free: not the run's.
+        Path listing = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd");
         try (var s = Files.list(Path.of("/proc/self/fd"))) {
             s.forEach(fd -> {
                 try {
-                    fds.add(fd.getFileName() + " -> " + Files.readSymbolicLink(fd));
+                    Path what = Files.readSymbolicLink(fd);
+                    if (!what.equals(listing)) {
+                        fds.add(fd.getFileName() + " -> " + what);
+                    }
                 } catch (IOException e) {
-                    // closed between listing and reading (the listing's own descriptor, for one)
+                    // closed between listing and reading
                 }
             });
         } catch (IOException e) {
