@@ -1,5 +1,6 @@
 package org.splice4j.linux;
 
+import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 
@@ -23,14 +24,17 @@ final class LinuxSession extends AbstractSession implements SpliceDirection.Owne
     private final WatchedSocket socketB;
     private final SpliceDirection aToB;
     private final SpliceDirection bToA;
+    /** Whether both directions end at a byte count ({@link SpliceOptions#withBounds}), not at end of stream. */
+    private final boolean bounded;
 
     /** Takes ownership of the dups {@code a} and {@code b}: from here on only this session closes them. */
     LinuxSession(LinuxSplicer splicer, EpollLoop loop, PipePool pool, OwnedFd a, ByteBuffer alreadyReadA, OwnedFd b,
                  ByteBuffer alreadyReadB, Duration idleTimeout, SpliceOptions options) {
         super(splicer, loop, idleTimeout, options);
         this.loop = loop;
-        this.aToB = new SpliceDirection(a, b, alreadyReadA, true, loop, pool, this);
-        this.bToA = new SpliceDirection(b, a, alreadyReadB, false, loop, pool, this);
+        this.bounded = options.isBounded();
+        this.aToB = new SpliceDirection(a, b, alreadyReadA, options.boundAToB(), true, loop, pool, this);
+        this.bToA = new SpliceDirection(b, a, alreadyReadB, options.boundBToA(), false, loop, pool, this);
         this.socketA = new WatchedSocket(a, aToB, bToA);
         this.socketB = new WatchedSocket(b, bToA, aToB);
     }
@@ -83,8 +87,14 @@ final class LinuxSession extends AbstractSession implements SpliceDirection.Owne
     @Override
     public void directionEnded() {
         if (aToB.done && bToA.done) {
-            finish(Outcome.COMPLETED, null);
+            // Bounded: nothing was shut down and no socket option changed, so both sockets go back as they came.
+            finish(bounded ? Outcome.BOUNDS_REACHED : Outcome.COMPLETED, null);
         }
+    }
+
+    @Override
+    public void sourceEndedBeforeBound(long missing) {
+        abort(Outcome.FAILED, new EOFException("end of stream " + missing + " bytes before the bound"));
     }
 
     /** Both sockets: an event on one can change what the other waits for. */

@@ -47,18 +47,19 @@ final class Pipe {
     }
 
     /**
-     * Splices from {@code src} into the free room of this pipe, in one call.
+     * Splices from {@code src} into the free room of this pipe, at most {@code max} bytes, in one call: the kernel
+     * never consumes more than that from the socket, so a bounded session leaves the bytes past its bound unread.
      *
      * @return the bytes moved in, 0 at the source's end of stream, or minus the errno ({@code -Errno.EAGAIN}: the
      *         socket is empty when the pipe was; EINVAL or ENOSYS: the kernel cannot splice from this socket)
      */
-    long fill(OwnedFd src) {
+    long fill(OwnedFd src, long max) {
         while (true) {
             int injected = FaultInjection.spliceFromSocketErrno; // tests only; 0 otherwise
             if (injected != 0) {
                 return -injected;
             }
-            long n = LibC.splice(src.fd(), null, writeFd, null, capacity - bytes, SPLICE_FLAGS);
+            long n = LibC.splice(src.fd(), null, writeFd, null, Math.min(capacity - bytes, max), SPLICE_FLAGS);
             if (n >= 0) {
                 bytes += (int) n;
                 return n;

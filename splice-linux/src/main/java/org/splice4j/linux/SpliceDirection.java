@@ -19,6 +19,9 @@ import org.splice4j.spi.SpliceFallback;
  * reads at most once per wake-up: level-triggered epoll reports the source again if more is there. Whether a read is
  * spliced or copied is {@link SpliceAuto}'s decision, when its pipe grows {@link PipeGrowth}'s.
  *
+ * <p>A bounded direction ({@link org.splice4j.spi.SpliceOptions#withBounds}) reads at most its {@link #remaining}
+ * bytes, each read asking for no more than what is left, and is done, without a half-close, once they are written.
+ *
  * <p>Loop thread only. It tells its session what happened through {@link Owner}, and never touches epoll: the session
  * reads {@link #wantRead} and {@link #wantWrite} to set each socket's interest.
  */
@@ -32,8 +35,11 @@ final class SpliceDirection {
         /** A call failed with this errno: the session ends. */
         void directionFailed(String syscall, int errno);
 
-        /** This direction forwarded its end of stream and is {@link #done}. */
+        /** This direction forwarded its end of stream, or relayed its whole bound, and is {@link #done}. */
         void directionEnded();
+
+        /** The source ended {@code missing} bytes before this bounded direction's bound: the session fails. */
+        void sourceEndedBeforeBound(long missing);
 
         /** This direction copies instead of splicing, for this reason (reported once per reason). */
         void directionFellBack(SpliceFallback reason, String detail);
@@ -58,6 +64,8 @@ final class SpliceDirection {
     /** Whether the lack of a pipe was reported: once per direction, however many reads it makes copy. */
     private boolean noPipeReported;
     private boolean srcEof;
+    /** Bytes this direction may still read, or {@link org.splice4j.spi.SpliceOptions#UNBOUNDED}. */
+    private long remaining;
     boolean wantRead;
     boolean wantWrite;
     boolean done;
@@ -66,10 +74,12 @@ final class SpliceDirection {
      * @param src         our dup of the socket read from (the session's; this direction never closes it)
      * @param dst         our dup of the socket written to (the session's too)
      * @param alreadyRead bytes the caller read from {@code src} before the hand-over: they go out first
+     * @param bound       bytes to read from {@code src} (not counting {@code alreadyRead}), or -1 for no bound
      */
-    SpliceDirection(OwnedFd src, OwnedFd dst, ByteBuffer alreadyRead, boolean isAToB, EpollLoop loop, PipePool pool,
-                    Owner owner) {
+    SpliceDirection(OwnedFd src, OwnedFd dst, ByteBuffer alreadyRead, long bound, boolean isAToB, EpollLoop loop,
+                    PipePool pool, Owner owner) {
         this.src = src;
+        this.remaining = bound;
         this.dst = dst;
         this.isAToB = isAToB;
         this.loop = loop;
@@ -94,8 +104,21 @@ final class SpliceDirection {
                 return;
             }
             wantWrite = false;
-            // 3. Everything read has been written: forward an end of stream, or read again.
+            // 3. Everything read has been written: the bound is reached, or forward an end of stream, or read again.
+            if (remaining == 0) {
+                wantRead = false; // what follows the bound is the owner's, and stays in the socket
+                if (!done) {
+                    done = true;
+                    owner.directionEnded();
+                }
+                return;
+            }
             if (srcEof) {
+                if (remaining > 0) {
+                    wantRead = false;
+                    owner.sourceEndedBeforeBound(remaining);
+                    return;
+                }
                 wantRead = false;
                 if (!done) {
                     done = true;
@@ -164,8 +187,9 @@ final class SpliceDirection {
      */
     private boolean readSource() {
         if (auto.spliceNext() && !spliceRefused && havePipe()) {
-            long n = pipe.fill(src);
+            long n = pipe.fill(src, remaining < 0 ? Long.MAX_VALUE : remaining);
             if (n > 0) {
+                read(n);
                 if (PipeGrowth.wanted(pipe, n)) {
                     pool.grow(pipe);
                 }
@@ -215,7 +239,7 @@ final class SpliceDirection {
      */
     private boolean copySource() {
         long scratch = loop.scratchAddress();
-        long n = src.read(scratch, EpollLoop.SCRATCH_SIZE);
+        long n = src.read(scratch, remaining < 0 ? EpollLoop.SCRATCH_SIZE : Math.min(remaining, EpollLoop.SCRATCH_SIZE));
         if (n == 0) {
             srcEof = true;
             return true;
@@ -228,6 +252,7 @@ final class SpliceDirection {
             }
             return false;
         }
+        read(n);
         auto.copied(n, EpollLoop.SCRATCH_SIZE);
         long written = 0;
         while (written < n) {
@@ -251,6 +276,13 @@ final class SpliceDirection {
             bufferLen = rest;
         }
         return true;
+    }
+
+    /** {@code n} bytes came from the source: they count against the bound. */
+    private void read(long n) {
+        if (remaining > 0) {
+            remaining -= n;
+        }
     }
 
     private void moved(long n, boolean spliced) {
@@ -278,7 +310,7 @@ final class SpliceDirection {
 
     @Override
     public String toString() {
-        return (done ? "done" : srcEof ? "eof" : "open") + (wantRead ? " wantRead" : "")
+        return (done ? "done" : srcEof ? "eof" : "open") + (remaining >= 0 ? " remaining=" + remaining : "") + (wantRead ? " wantRead" : "")
                 + (wantWrite ? " wantWrite" : "") + (pipe != null ? " " + pipe : "")
                 + (bufferLen > 0 ? " buffered=" + bufferLen : "") + (spliceRefused ? " copying" : "");
     }

@@ -33,8 +33,8 @@ import org.splice4j.spi.SplicerMXBean;
  *   <tr><th>name</th><th>type</th><th>tags</th></tr>
  *   <tr><td>{@code splice4j.sessions.active}</td><td>gauge</td><td></td></tr>
  *   <tr><td>{@code splice4j.sessions.started}</td><td>counter</td><td></td></tr>
- *   <tr><td>{@code splice4j.sessions.ended}</td><td>counter</td><td>{@code outcome}: completed, reset,
- *       idle_timeout, cancelled, failed</td></tr>
+ *   <tr><td>{@code splice4j.sessions.ended}</td><td>counter</td><td>{@code outcome}: completed, bounds_reached,
+ *       reset, idle_timeout, cancelled, failed</td></tr>
  *   <tr><td>{@code splice4j.bytes}</td><td>counter, bytes</td><td>{@code direction}: a_to_b, b_to_a</td></tr>
  *   <tr><td>{@code splice4j.bytes.moved}</td><td>counter, bytes</td><td>{@code by}: kernel (spliced), copy</td></tr>
  *   <tr><td>{@code splice4j.fallbacks}</td><td>counter</td><td>{@code reason}: not_eligible, provider_refused,
@@ -79,6 +79,7 @@ public final class SplicerMetrics implements MeterBinder {
         counter(registry, "splice4j.sessions.started", figures, SplicerMXBean::getSessionsStarted, null,
                 "Sessions started", Tags.empty());
         ended(registry, figures, "completed", SplicerMXBean::getSessionsCompleted);
+        ended(registry, figures, "bounds_reached", SplicerMXBean::getSessionsBoundsReached);
         ended(registry, figures, "reset", SplicerMXBean::getSessionsReset);
         ended(registry, figures, "idle_timeout", SplicerMXBean::getSessionsIdleTimedOut);
         ended(registry, figures, "cancelled", SplicerMXBean::getSessionsCancelled);

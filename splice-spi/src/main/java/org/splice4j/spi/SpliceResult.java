@@ -14,13 +14,21 @@ public final class SpliceResult {
     public enum Outcome {
         /** Both directions reached end of stream and were forwarded as half-closes. */
         COMPLETED,
+        /**
+         * A bounded session ({@link SpliceOptions#withBounds}) relayed exactly its bounds each way: both sockets are
+         * open, not shut down, and the bytes after each bound are still unread in their socket.
+         */
+        BOUNDS_REACHED,
         /** A peer reset its connection (wins over an earlier end of stream). */
         RESET,
         /** Neither direction moved a byte for the idle timeout. */
         IDLE_TIMEOUT,
         /** {@link SpliceSession#cancel()} or {@link Splicer#close()} ended it. */
         CANCELLED,
-        /** An unexpected error; see {@link #cause()}. */
+        /**
+         * An unexpected error, or a peer's end of stream before a bounded session's bound (an
+         * {@link java.io.EOFException}); see {@link #cause()}.
+         */
         FAILED
     }
 

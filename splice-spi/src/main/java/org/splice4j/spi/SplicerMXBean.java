@@ -28,6 +28,9 @@ public interface SplicerMXBean {
     /** Sessions that ended with both directions at end of stream. */
     long getSessionsCompleted();
 
+    /** Bounded sessions that relayed exactly their bounds and gave both sockets back. */
+    long getSessionsBoundsReached();
+
     /** Sessions a peer reset. */
     long getSessionsReset();
 

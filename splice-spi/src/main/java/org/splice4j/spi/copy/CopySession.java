@@ -1,5 +1,6 @@
 package org.splice4j.spi.copy;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -28,6 +29,8 @@ final class CopySession extends AbstractSession {
     private final WatchedChannel channelB;
     private final CopyDirection aToB;
     private final CopyDirection bToA;
+    /** Whether both directions end at a byte count ({@link SpliceOptions#withBounds}), not at end of stream. */
+    private final boolean bounded;
     /** Loop thread: finish() ran; the end is reported once the keys are deregistered. */
     private boolean finished;
 
@@ -37,8 +40,9 @@ final class CopySession extends AbstractSession {
         this.loop = loop;
         this.channelA = new WatchedChannel(a.channel());
         this.channelB = new WatchedChannel(b.channel());
-        this.aToB = new CopyDirection(channelA, channelB, a.alreadyRead(), true);
-        this.bToA = new CopyDirection(channelB, channelA, b.alreadyRead(), false);
+        this.bounded = options.isBounded();
+        this.aToB = new CopyDirection(channelA, channelB, a.alreadyRead(), options.boundAToB(), true);
+        this.bToA = new CopyDirection(channelB, channelA, b.alreadyRead(), options.boundBToA(), false);
     }
 
     CopyLoop loop() {
@@ -75,6 +79,8 @@ final class CopySession extends AbstractSession {
         if (e instanceof ClosedChannelException) {
             // The owner closed a channel under us: a teardown, and the other peer must see the close too.
             abort(Outcome.CANCELLED, e);
+        } else if (e instanceof EOFException) {
+            abort(Outcome.FAILED, e); // a bounded direction's peer closed before its bound: not a reset
         } else if (e instanceof IOException) {
             // Connection reset, broken pipe: the ways a peer aborts a TCP connection.
             abort(Outcome.RESET, e);
@@ -85,7 +91,7 @@ final class CopySession extends AbstractSession {
 
     private void directionDone() {
         if (aToB.done && bToA.done) {
-            finish(Outcome.COMPLETED, null);
+            finish(bounded ? Outcome.BOUNDS_REACHED : Outcome.COMPLETED, null);
         }
     }
 
@@ -170,13 +176,16 @@ final class CopySession extends AbstractSession {
         private final boolean isAToB;
         /** Bytes read and not yet written, in read mode; null when nothing is in flight. */
         private ByteBuffer pending;
+        /** Bytes this direction may still read from its source, or {@link SpliceOptions#UNBOUNDED}. */
+        private long remaining;
         boolean wantRead;
         boolean wantWrite;
         private boolean srcEof;
         boolean done;
 
-        CopyDirection(WatchedChannel src, WatchedChannel dst, ByteBuffer alreadyRead, boolean isAToB) {
+        CopyDirection(WatchedChannel src, WatchedChannel dst, ByteBuffer alreadyRead, long bound, boolean isAToB) {
             this.src = src;
+            this.remaining = bound;
             this.dst = dst;
             src.reading = this;
             dst.writing = this;
@@ -184,7 +193,10 @@ final class CopySession extends AbstractSession {
             this.pending = alreadyRead.hasRemaining() ? alreadyRead : null;
         }
 
-        /** Writes what is pending, then reads and writes until the source or the destination would block. */
+        /**
+         * Writes what is pending, then reads and writes until the source or the destination would block. A bounded
+         * direction ends once its bound is read and written, without a half-close; it never reads past the bound.
+         */
         void pump() throws IOException {
             int reads = 0;
             while (true) {
@@ -201,6 +213,14 @@ final class CopySession extends AbstractSession {
                     releaseBuffer();
                 }
                 wantWrite = false;
+                if (remaining == 0) {
+                    wantRead = false; // the bytes after the bound are the owner's: they stay in the socket
+                    if (!done) {
+                        done = true;
+                        directionDone();
+                    }
+                    return;
+                }
                 if (srcEof) {
                     wantRead = false;
                     if (!done) {
@@ -215,6 +235,9 @@ final class CopySession extends AbstractSession {
                     return;
                 }
                 ByteBuffer b = loop.acquireBuffer();
+                if (remaining > 0 && remaining < b.remaining()) {
+                    b.limit(b.position() + (int) remaining);
+                }
                 int n;
                 try {
                     n = src.channel.read(b);
@@ -224,12 +247,19 @@ final class CopySession extends AbstractSession {
                 }
                 if (n < 0) {
                     loop.releaseBuffer(b);
+                    if (remaining > 0) {
+                        throw new EOFException("end of stream " + remaining + " bytes before the bound of "
+                                + (isAToB ? "a->b" : "b->a"));
+                    }
                     srcEof = true;
                 } else if (n == 0) {
                     loop.releaseBuffer(b);
                     wantRead = true;
                     return;
                 } else {
+                    if (remaining > 0) {
+                        remaining -= n;
+                    }
                     b.flip();
                     pending = b;
                 }

@@ -137,6 +137,11 @@ final class SplicerStatistics implements SplicerMXBean {
     }
 
     @Override
+    public long getSessionsBoundsReached() {
+        return ended.get(SpliceResult.Outcome.BOUNDS_REACHED).sum();
+    }
+
+    @Override
     public long getSessionsReset() {
         return ended.get(SpliceResult.Outcome.RESET).sum();
     }

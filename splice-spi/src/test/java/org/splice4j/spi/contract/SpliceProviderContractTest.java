@@ -371,6 +371,142 @@ public abstract class SpliceProviderContractTest {
         }
     }
 
+    // Bounded sessions (SpliceOptions.withBounds): exactly N bytes each way, then both sockets back to their owner.
+
+    static Stream<Arguments> bounds() {
+        return Stream.of(Arguments.of(0L, 0L), Arguments.of(0L, 1L), Arguments.of(1L, 0L), Arguments.of(1L, 1L),
+                Arguments.of(65535L, 65537L), Arguments.of(65536L, 65536L), Arguments.of(65537L, 65535L),
+                Arguments.of(16 * MiB, 3 * MiB + 7), Arguments.of(0L, 64 * MiB));
+    }
+
+    /**
+     * Each peer sends its bound and then a tail of the next message, all before or while the session runs: the session
+     * relays exactly the bounds, ends as BOUNDS_REACHED, and the tails are still in the proxy's sockets, read there in
+     * order afterwards. Both sockets are then usable both ways: nothing was shut down.
+     */
+    @ParameterizedTest(name = "a->b {0}, b->a {1}")
+    @MethodSource("bounds")
+    void boundedSessionRelaysExactlyItsBoundsAndLeavesWhatFollowsUnread(long aToB, long bToA) throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            byte[] tailA = Streams.randomBytes(21, 1000);
+            byte[] tailB = Streams.randomBytes(22, 3000);
+            Future<String> up = pool.submit(() -> {
+                String sha = Streams.write(t.client, 23, aToB);
+                t.client.write(ByteBuffer.wrap(tailA));
+                return sha;
+            });
+            Future<String> down = pool.submit(() -> {
+                String sha = Streams.write(t.server, 24, bToA);
+                t.server.write(ByteBuffer.wrap(tailB));
+                return sha;
+            });
+            if (aToB < 64 * 1024 && bToA < 64 * 1024) {
+                await(up); // the tails are in the sockets before the session starts: it must still not read them
+                await(down);
+            }
+            SpliceSession s = splice(t, SpliceOptions.defaults().withBounds(aToB, bToA));
+            Future<Streams.Received> atServer = pool.submit(() -> Streams.readExactlyDigest(t.server, aToB));
+            Future<Streams.Received> atClient = pool.submit(() -> Streams.readExactlyDigest(t.client, bToA));
+            assertEquals(new Streams.Received(aToB, await(up)), await(atServer));
+            assertEquals(new Streams.Received(bToA, await(down)), await(atClient));
+            SpliceResult r = result(s);
+            assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
+            assertEquals(aToB, r.bytesAToB());
+            assertEquals(bToA, r.bytesBToA());
+            assertEquals(aToB + bToA, r.splicedBytes() + r.copiedBytes());
+            assertCallerOwnsSockets(t);
+            assertTheOwnerGetsBothSocketsBack(t, tailA, tailB);
+        }
+    }
+
+    /** After a bounded session: the tails are next in the proxy's sockets, and each socket still carries both ways. */
+    private static void assertTheOwnerGetsBothSocketsBack(Tunnel t, byte[] tailA, byte[] tailB) throws IOException {
+        t.proxyA.configureBlocking(true); // allowed only once the provider let go of the channel (no selector holds it)
+        t.proxyB.configureBlocking(true);
+        assertArrayEquals(tailA, Streams.readExactly(t.proxyA, tailA.length), "the bytes after a->b's bound");
+        assertArrayEquals(tailB, Streams.readExactly(t.proxyB, tailB.length), "the bytes after b->a's bound");
+        byte[] reply = "HTTP/1.1 204 No Content\r\n\r\n".getBytes();
+        t.proxyA.write(ByteBuffer.wrap(reply));
+        assertArrayEquals(reply, Streams.readExactly(t.client, reply.length), "proxy A must still write to the client");
+        t.proxyB.write(ByteBuffer.wrap(reply));
+        assertArrayEquals(reply, Streams.readExactly(t.server, reply.length), "proxy B must still write to the server");
+        t.client.write(ByteBuffer.wrap(reply));
+        assertArrayEquals(reply, Streams.readExactly(t.proxyA, reply.length), "the client must still write to proxy A");
+    }
+
+    @Test
+    void boundedSessionWritesAlreadyReadBytesFirstAndDoesNotCountThem() throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            byte[] prefixB = Streams.randomBytes(25, (int) (3 * MiB)); // larger than a socket buffer: written in parts
+            long bToA = 2 * MiB;
+            byte[] tailB = Streams.randomBytes(26, 100);
+            SpliceSession s = splicer.splice(endpoint(t.proxyA, null), endpoint(t.proxyB, ByteBuffer.wrap(prefixB)),
+                    SpliceOptions.defaults().withBounds(0, bToA));
+            Future<String> down = pool.submit(() -> {
+                String sha = Streams.write(t.server, 27, bToA);
+                t.server.write(ByteBuffer.wrap(tailB));
+                return sha;
+            });
+            Future<Streams.Received> atClient = pool.submit(
+                    () -> Streams.readExactlyDigest(t.client, prefixB.length + bToA));
+            assertEquals(new Streams.Received(prefixB.length + bToA, Streams.expected(27, bToA, prefixB)),
+                    await(atClient));
+            await(down);
+            SpliceResult r = result(s);
+            assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
+            assertEquals(prefixB.length + bToA, r.bytesBToA());
+            assertEquals(0, r.bytesAToB());
+            assertTheOwnerGetsBothSocketsBack(t, new byte[0], tailB);
+        }
+    }
+
+    @Test
+    void endOfStreamBeforeTheBoundFailsWithEofException() throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            SpliceSession s = splice(t, SpliceOptions.defaults().withBounds(0, 5 * MiB));
+            String sent = Streams.writeAndShutdown(t.server, 28, MiB + 3); // the body ends early
+            assertEquals(new Streams.Received(MiB + 3, sent), Streams.readExactlyDigest(t.client, MiB + 3));
+            SpliceResult r = result(s);
+            assertEquals(Outcome.FAILED, r.outcome(), r.toString());
+            assertTrue(r.cause().orElseThrow() instanceof java.io.EOFException, r.toString());
+            assertEquals(MiB + 3, r.bytesBToA());
+            assertCallerOwnsSockets(t);
+        }
+    }
+
+    @Test
+    void resetBeforeTheBoundEndsAsReset() throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            SpliceSession s = splice(t, SpliceOptions.defaults().withBounds(0, 5 * MiB));
+            Streams.write(t.server, 29, 1000);
+            Streams.readExactly(t.client, 1000);
+            t.server.setOption(StandardSocketOptions.SO_LINGER, 0);
+            t.server.close(); // a reset, mid-body
+            SpliceResult r = result(s);
+            assertEquals(Outcome.RESET, r.outcome(), r.toString());
+            assertCallerOwnsSockets(t);
+        }
+    }
+
+    @Test
+    void boundedSessionStillTimesOutWhenIdle() throws Exception {
+        try (Tunnel t = Tunnel.open(listener)) {
+            SpliceSession s = splice(t, SpliceOptions.defaults().withBounds(10, 10).withIdleTimeout(
+                    Duration.ofMillis(200)));
+            assertEquals(Outcome.IDLE_TIMEOUT, result(s).outcome());
+            assertCallerOwnsSockets(t);
+        }
+    }
+
+    @Test
+    void boundsAreBothOrNeither() {
+        assertThrows(IllegalArgumentException.class, () -> SpliceOptions.defaults().withBounds(-1, 5));
+        assertThrows(IllegalArgumentException.class, () -> SpliceOptions.defaults().withBounds(5, -1));
+        assertThrows(IllegalArgumentException.class, () -> SpliceOptions.defaults().withBounds(-2, -2));
+        assertTrue(!SpliceOptions.defaults().withBounds(-1, -1).isBounded());
+        assertEquals(7, SpliceOptions.defaults().withBounds(7, 0).withLabel("x").boundAToB());
+    }
+
     @Test
     void alreadyReadBytesArriveFirstAndInOrder() throws Exception {
         try (Tunnel t = Tunnel.open(listener)) {
