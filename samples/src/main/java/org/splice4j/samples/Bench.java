@@ -42,6 +42,7 @@ final class Bench {
     static void main(String[] args) throws Exception {
         if (Arrays.asList(args).contains("--streams")) { BenchStreams.main(args); return; }
         if (Arrays.asList(args).contains("--tunnels")) { BenchTunnels.main(args); return; }
+        if (Arrays.asList(args).contains("--http")) { BenchHttp.main(args); return; }
         long bytes = 1L << 30;
         int runs = 3;
         Path html = null;
@@ -260,9 +261,14 @@ final class Bench {
 
     /** Ends with the usage if a {@code --rows} name is not one of {@link #ROWS}. */
     static void checkRows(List<String> rows) {
+        checkRows(rows, ROWS);
+    }
+
+    /** Ends with the usage if a {@code --rows} name is not one of {@code known}. */
+    static void checkRows(List<String> rows, Map<String, List<String>> known) {
         for (String row : rows) {
-            if (!ROWS.containsKey(row)) {
-                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", ROWS.keySet()));
+            if (!known.containsKey(row)) {
+                Main.usage("unknown bench row " + row + "; rows: " + String.join(",", known.keySet()));
             }
         }
     }
@@ -270,7 +276,8 @@ final class Bench {
     /** Adds a {@code --proxy NAME=COMMAND} row; a malformed one or a name already taken ends with the usage. */
     static void addProxy(Map<String, BenchRelay.External> proxies, String spec) {
         BenchRelay.External e = BenchRelay.External.parse(spec);
-        if (ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name()) || proxies.put(e.name(), e) != null) {
+        if (ROWS.containsKey(e.name()) || BenchHttp.ROWS.containsKey(e.name()) || BenchResults.DIRECT.equals(e.name())
+                || proxies.put(e.name(), e) != null) {
             Main.usage("--proxy " + e.name() + ": that row name is taken");
         }
     }

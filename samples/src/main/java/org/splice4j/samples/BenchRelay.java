@@ -102,11 +102,16 @@ final class BenchRelay implements AutoCloseable {
         }
         cmd.addAll(props);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        List<String> command = row.stream().filter(a -> !a.startsWith("-D")).toList();
-        boolean connect = command.get(0).equals("jetty-proxy");
+        String targetAddress = "127.0.0.1:" + target.getPort();
+        // A row that places {target} itself (a reverse proxy) gets it there; else a forwarder gets --target, and a
+        // forward proxy (jetty-proxy) none: its clients name the target in their CONNECT.
+        boolean placesTarget = row.contains("{target}");
+        List<String> command = row.stream().filter(a -> !a.startsWith("-D"))
+                .map(a -> a.equals("{target}") ? targetAddress : a).toList();
+        boolean connect = command.get(0).equals("jetty-proxy") && !placesTarget;
         cmd.addAll(command);
         cmd.addAll(List.of("--listen", "127.0.0.1:0"));
-        if (!connect) {
+        if (!connect && !placesTarget) {
             cmd.addAll(List.of("--target", "127.0.0.1:" + target.getPort()));
         }
         Process p = new ProcessBuilder(cmd).start();

@@ -44,6 +44,12 @@ public final class Main {
             "        100k), paced every 50 ms, every byte checked, plus a 64-byte ping-pong tunnel; per row the rate",
             "        achieved (under 95 % of it: VOID), relay CPU-s/GiB, ping p50/p99 (us) and errors; --time 20s",
             "        measured after --warmup 5s, --runs 3, --rows default forward-nio-linux,forward-nio-stock",
+            "  bench --http [--body SIZE] [--connections N] [--time DURATION] [--warmup DURATION] [--runs N]"
+                    + " [--rows ROW,...] [--proxy NAME=COMMAND]...",
+            "        HTTP/1.1 bodies on kept-alive connections through reverse proxies to one origin: N (default 10)",
+            "        clients GET --body (default 4m) bodies one after another, each checked; per row requests/s,",
+            "        Gbit/s, proxy CPU-s/GiB, connections opened, failed requests; rows: "
+                    + String.join(",", BenchHttp.ROWS.keySet()),
             "  doctor",
             "        what this machine and JVM allow: providers and why not, JVM flags, pipe and descriptor limits;",
             "        exit 0 when splicing would work with -Dsplice4j.enabled=true, 1 when not",

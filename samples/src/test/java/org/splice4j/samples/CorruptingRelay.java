@@ -8,9 +8,11 @@ import java.net.ServerSocket;
 import java.net.Socket;
 
 /**
- * A relay that gets one byte wrong: {@code CorruptingRelay LISTEN_PORT TARGET_PORT} forwards each connection on
- * loopback, a thread per direction, and flips byte {@value #FLIPPED} of what each client sends (past the bench's
- * 8-byte header). {@code BenchTunnelsTest} runs it as a {@code --proxy} row to see the bench fail loudly.
+ * A relay that gets one byte wrong: {@code CorruptingRelay LISTEN_PORT TARGET_PORT [up|down|none]} forwards each
+ * connection on loopback, a thread per direction, and flips byte {@value #FLIPPED} of what each client sends (past the
+ * bench's 8-byte header; {@code down}: of what the target sends, inside the first HTTP body; {@code none}: a clean
+ * relay). {@code BenchTunnelsTest} and {@code BenchHttpTest} run it as a {@code --proxy} row to see the bench fail
+ * loudly.
  */
 final class CorruptingRelay {
 
@@ -21,14 +23,15 @@ final class CorruptingRelay {
 
     public static void main(String[] args) throws IOException {
         InetSocketAddress target = new InetSocketAddress("127.0.0.1", Integer.parseInt(args[1]));
+        String mode = args.length > 2 ? args[2] : "up";
         try (ServerSocket server = new ServerSocket()) {
             server.bind(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 256);
             while (true) {
                 Socket client = server.accept();
                 Socket upstream = new Socket();
                 upstream.connect(target, 5_000);
-                pump(client, upstream, true);
-                pump(upstream, client, false);
+                pump(client, upstream, mode.equals("up"));
+                pump(upstream, client, mode.equals("down"));
             }
         }
     }
