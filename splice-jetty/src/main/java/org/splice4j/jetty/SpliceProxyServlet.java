@@ -60,9 +60,23 @@ import org.splice4j.spi.SplicerChoice;
  * <p>Destinations: {@link #validateDestination} checks the host name of a request; {@link #allowConnectTo} checks
  * the address the client then really connects to (403 when refused), since the client resolves the name again.
  *
- * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
- * else wrote the body; the nearest work in Jetty, issue 13392, sending response content with
- * {@code FileChannel.transferTo}, was moved to Jetty 13):
+ * <p>A spliced response keeps the client's connection alive ({@link SplicedBodyStream}): Jetty writes the head
+ * (with its {@code Date} and {@code Server} headers and its own keep-alive decision), the body is spliced from the
+ * server's socket to the client's, exactly Content-Length bytes (a bounded session, which reads nothing past the
+ * body and nothing from the client), and Jetty then completes the response as if it had written the body: its
+ * request log and statistics see the real status and byte count, and the next request on the connection, pipelined
+ * or not, is served normally. What still differs from stock, on purpose:
+ * <ul>
+ *   <li>The server's connection is closed after each spliced body: Jetty's client cannot be told that the body was
+ *   read elsewhere, so it cannot pool the connection again.</li>
+ *   <li>Byte counts taken at the connection ({@code ConnectionStatistics}, {@code Connection.getBytesOut}) miss the
+ *   spliced body: it never passes Jetty's endpoint.</li>
+ *   <li>A body that ends early (the server closes, resets or goes idle) closes the client's connection after the
+ *   bytes that came; the request log then has what Jetty makes of a response cut short.</li>
+ * </ul>
+ *
+ * <p>Where Jetty refuses the stream wrapper this takes, or with the init-parameter {@value #KEEP_ALIVE_PARAM} set to
+ * {@code false}, a spliced response goes the closing way instead:
  * <ul>
  *   <li>The response head is written by this servlet, with {@code Connection: close}: both connections end with the
  *   response, so neither is kept alive.</li>
@@ -213,8 +227,9 @@ public class SpliceProxyServlet extends ProxyServlet {
     }
 
     /**
-     * Called when a spliced response has ended and both connections are closed, on a splicer's notifier thread;
-     * {@code result.bytesBToA()} counts the head and the body as the client received them.
+     * Called when a spliced body has ended. Kept alive: on a Jetty thread, before Jetty completes the response, and
+     * {@code result.bytesBToA()} counts the body bytes the client received (the head went through Jetty). The closing
+     * way: on a splicer's notifier thread once both connections are closed, and it counts the head and the body.
      */
     protected void onSplicedResponse(HttpServletRequest request, SpliceResult result) {
     }
