@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 
@@ -270,7 +271,8 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             if (keepAlive) {
-                SplicedBodyStream body = SplicedBodyStream.install(ServletContextRequest.getServletContextRequest(request));
+                SplicedBodyStream body = SplicedBodyStream.install(ServletContextRequest.getServletContextRequest(request),
+                        proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH));
                 if (body != null) {
                     spliceKeptAlive(proxyResponse, source, chunk, ends, body, timeout);
                     return;
@@ -322,7 +324,7 @@ public class SpliceProxyServlet extends ProxyServlet {
             }
             splicedResponses.increment();
             Executor jetty = ServletContextRequest.getServletContextRequest(request).getComponents().getExecutor();
-            ended.thenAccept(r -> jetty.execute(() -> {
+            ended.thenAccept(r -> execute(jetty, () -> {
                 try {
                     // Jetty's client cannot be told that the body was read elsewhere: its connection closes, and with
                     // it whatever the server sent after the body.
@@ -341,6 +343,15 @@ public class SpliceProxyServlet extends ProxyServlet {
                     }
                 }
             }));
+        }
+
+        /** On a Jetty thread; on the caller's when Jetty takes no more tasks (stopping), as the exchange must end. */
+        private static void execute(Executor jetty, Runnable task) {
+            try {
+                jetty.execute(task);
+            } catch (RejectedExecutionException stopping) {
+                task.run();
+            }
         }
 
         /**

@@ -10,6 +10,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.MetaData;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
@@ -57,23 +59,27 @@ final class SplicedBodyStream extends HttpStream.Wrapper {
     private enum State { HEAD, SPLICING, WRITTEN, FAILED, PASS_THROUGH }
 
     private final AtomicReference<State> state = new AtomicReference<>(State.HEAD);
+    /** The body's length, which the head must announce as its Content-Length (and nothing else: no chunking). */
+    private final long contentLength;
     private volatile boolean headSent;
     private volatile Throwable failure;
 
-    private SplicedBodyStream(HttpStream wrapped) {
+    private SplicedBodyStream(HttpStream wrapped, long contentLength) {
         super(wrapped);
+        this.contentLength = contentLength;
     }
 
     /**
-     * Puts a body stream under {@code request}'s response, before it is committed.
+     * Puts a body stream under {@code request}'s response, before it is committed, for a body of
+     * {@code contentLength} bytes.
      *
      * @return the stream, or null if Jetty refused the wrapper (the caller splices the closing way, or not at all)
      */
-    static SplicedBodyStream install(Request request) {
+    static SplicedBodyStream install(Request request, long contentLength) {
         AtomicReference<SplicedBodyStream> made = new AtomicReference<>();
         try {
             request.addHttpStreamWrapper(wrapped -> {
-                SplicedBodyStream s = new SplicedBodyStream(wrapped);
+                SplicedBodyStream s = new SplicedBodyStream(wrapped, contentLength);
                 made.set(s);
                 return s;
             });
@@ -99,8 +105,9 @@ final class SplicedBodyStream extends HttpStream.Wrapper {
                      Callback callback) {
         switch (state.get()) {
             case HEAD -> {
-                if (response == null || last || BufferUtil.hasContent(content)) {
-                    // Not the head alone (someone wrote content): not a response this stream may take over.
+                if (response == null || last || BufferUtil.hasContent(content) || !announcesLength(response)) {
+                    // Not the head alone (someone wrote content), or not one that frames the body by its
+                    // Content-Length: not a response this stream may take over. The caller sees !headSent().
                     state.set(State.PASS_THROUGH);
                     super.send(request, response, last, content, callback);
                     return;
@@ -130,6 +137,14 @@ final class SplicedBodyStream extends HttpStream.Wrapper {
             }
             case PASS_THROUGH -> super.send(request, response, last, content, callback);
         }
+    }
+
+    /** Whether Jetty will frame the body by exactly {@link #contentLength} bytes, as they come from the server. */
+    private boolean announcesLength(MetaData.Response response) {
+        HttpFields fields = response.getHttpFields();
+        return fields != null && fields.getLongField(HttpHeader.CONTENT_LENGTH) == contentLength
+                && !fields.contains(HttpHeader.TRANSFER_ENCODING) && !fields.contains(HttpHeader.CONTENT_ENCODING)
+                && (response.getStatus() == 200 || response.getStatus() == 206);
     }
 
     /** As if written: the writer may check that its buffer was taken. */

@@ -93,6 +93,10 @@ class SpliceProxyKeepAliveTest {
 
     /** A transparent proxy to {@code origin}, with Jetty's own request log and a count of accepted connections. */
     private int startProxy(String origin) throws Exception {
+        return startProxy(origin, new SpliceProxyServlet.Transparent());
+    }
+
+    private int startProxy(String origin, SpliceProxyServlet.Transparent transparent) throws Exception {
         proxy = new Server();
         connector = new ServerConnector(proxy);
         connector.setHost("127.0.0.1");
@@ -103,7 +107,7 @@ class SpliceProxyKeepAliveTest {
             }
         });
         proxy.addConnector(connector);
-        servlet = new SpliceProxyServlet.Transparent();
+        servlet = transparent;
         servlet.setSplicer(bed.splicer);
         ServletHolder holder = new ServletHolder(servlet);
         holder.setInitParameter("proxyTo", origin);
@@ -307,6 +311,53 @@ class SpliceProxyKeepAliveTest {
         }
         assertThat(servlet.getSplicedResponses()).isEqualTo(1);
         assertThat(accepted).hasValue(1);
+    }
+
+    /** Drops the server's Content-Length: Jetty then frames the body itself (chunked), which a splice cannot. */
+    @SuppressWarnings("removal")
+    public static final class NoContentLength extends SpliceProxyServlet.Transparent {
+        @Override
+        protected String filterServerResponseHeader(jakarta.servlet.http.HttpServletRequest clientRequest,
+                Response serverResponse, String headerName, String headerValue) {
+            return headerName.equalsIgnoreCase("Content-Length") ? null : headerValue;
+        }
+    }
+
+    @Test
+    void aHeadThatDoesNotCarryTheServersContentLengthIsNotSpliced() throws Exception {
+        int port = startProxy(backend.httpUri(), new NoContentLength());
+        try (Socket s = RawHttp.connect(port)) {
+            for (int i = 0; i < 2; i++) {
+                send(s, stream(4 * MiB, 9));
+                InputStream in = s.getInputStream();
+                String head = RawHttp.readHead(in);
+                assertThat(head).containsIgnoringCase("Transfer-Encoding: chunked");
+                assertThat(dechunk(in)).isEqualTo(expected(4 * MiB, 9));
+            }
+        }
+        assertThat(servlet.getSplicedResponses()).isZero();
+        assertThat(ended).isEmpty();
+        assertThat(accepted).hasValue(1);
+    }
+
+    /** A chunked body, read to its last chunk. */
+    private static Streams.Received dechunk(InputStream in) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        long total = 0;
+        while (true) {
+            StringBuilder line = new StringBuilder();
+            for (int b; (b = in.read()) != '\n'; ) {
+                assertThat(b).as("end of stream in a chunk size").isNotNegative();
+                line.append((char) b);
+            }
+            int size = Integer.parseInt(line.toString().trim(), 16);
+            byte[] chunk = in.readNBytes(size + 2);
+            if (size == 0) {
+                return new Streams.Received(total, HexFormat.of().formatHex(md.digest()));
+            }
+            md.update(chunk, 0, size);
+            total += size;
+        }
     }
 
     /** Reads a request head from a raw backend connection. */
