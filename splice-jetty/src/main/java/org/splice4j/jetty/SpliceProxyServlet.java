@@ -271,7 +271,8 @@ public class SpliceProxyServlet extends ProxyServlet {
                 return;
             }
             if (keepAlive) {
-                SplicedBodyStream body = SplicedBodyStream.install(ServletContextRequest.getServletContextRequest(request),
+                ServletContextRequest core = ServletContextRequest.getServletContextRequest(request);
+                SplicedBodyStream body = SplicedBodyStream.install(core,
                         proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH));
                 if (body != null) {
                     spliceKeptAlive(proxyResponse, source, chunk, ends, body, timeout);
@@ -294,13 +295,16 @@ public class SpliceProxyServlet extends ProxyServlet {
             } catch (IOException clientGone) {
                 body.passThrough();
                 restoreTimeout(proxyResponse, timeout);
-                chunk.release();
+                if (chunk != null) {
+                    chunk.release();
+                }
                 proxyResponse.abort(clientGone);
                 return;
             }
             if (!body.headSent()) {
-                // Jetty did not commit through the wrapper (its internals differ from 12.1's): nothing was
-                // spliced, so the stock way is still open.
+                // Jetty did not commit through the wrapper (its internals differ from 12.1's), or the head does not
+                // frame the body by the server's Content-Length: the head is out, so the closing way is closed, but
+                // nothing was spliced and the stock way is still open.
                 body.passThrough();
                 restoreTimeout(proxyResponse, timeout);
                 stock(proxyResponse, source, chunk);
