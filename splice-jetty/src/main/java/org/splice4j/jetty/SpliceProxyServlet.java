@@ -65,13 +65,15 @@ import org.splice4j.spi.SplicerChoice;
  * (with its {@code Date} and {@code Server} headers and its own keep-alive decision), the body is spliced from the
  * server's socket to the client's, exactly Content-Length bytes (a bounded session, which reads nothing past the
  * body and nothing from the client), and Jetty then completes the response as if it had written the body: its
- * request log and statistics see the real status and byte count, and the next request on the connection, pipelined
- * or not, is served normally. What still differs from stock, on purpose:
+ * request log sees the real status and byte count, and the next request on the connection, pipelined or not, is
+ * served normally. What still differs from stock, on purpose:
  * <ul>
  *   <li>The server's connection is closed after each spliced body: Jetty's client cannot be told that the body was
  *   read elsewhere, so it cannot pool the connection again.</li>
  *   <li>Byte counts taken at the connection ({@code ConnectionStatistics}, {@code Connection.getBytesOut}) miss the
  *   spliced body: it never passes Jetty's endpoint.</li>
+ *   <li>A {@code StatisticsHandler} (any {@code Response.Wrapper}) in front of the context keeps every response on
+ *   the stock path, as before: a wrapper could transform the body.</li>
  *   <li>A body that ends early (the server closes, resets or goes idle) closes the client's connection after the
  *   bytes that came; the request log then has what Jetty makes of a response cut short.</li>
  * </ul>

@@ -37,8 +37,8 @@ import org.splice4j.spi.Splicer;
  * reads nothing from the client); then the caller writes Content-Length placeholder bytes through the servlet's
  * output ({@link #writePlaceholders}), which this stream swallows (they never reach the socket) and completes with an
  * empty last write. Jetty's content-length checks, its byte counts ({@code Response.getContentBytesWritten}, the
- * {@code %O} of {@code CustomRequestLog}; the servlet output's own count), its request log and its statistics then
- * see the response they would have seen unspliced, and the connection serves its next request.
+ * {@code %O} of {@code CustomRequestLog}; the servlet output's own count), its request log and the connection's
+ * message count then see the response they would have seen unspliced, and the connection serves its next request.
  *
  * <p>States, in order: {@code HEAD} (the next send is the head alone: passed on without content), {@code SPLICING}
  * (no send may reach the socket: failed), then {@code WRITTEN} (the body is in the client's socket: sends are
