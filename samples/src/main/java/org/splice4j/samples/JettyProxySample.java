@@ -34,13 +34,18 @@ final class JettyProxySample {
     }
 
     static void main(String[] args) throws Exception {
-        Flags f = new Flags("jetty-proxy", args).only("--listen", "--allow", "--grace", "--buffer",
+        Flags f = new Flags("jetty-proxy", args).only("--listen", "--target", "--allow", "--grace", "--buffer",
                 "--handshake-timeout", "--idle-timeout", "--max-connections", "--allow-open");
         InetSocketAddress listen = f.address("--listen");
         if (listen == null) {
             Main.usage("jetty-proxy needs --listen");
         }
-        f.refuseOpenListen(listen, !f.all("--allow").isEmpty(), "--allow");
+        InetSocketAddress target = f.address("--target");
+        if (target != null && !f.all("--allow").isEmpty()) {
+            Main.usage("jetty-proxy --target is a reverse proxy to that one origin: --allow has no meaning with it");
+        }
+        // A reverse proxy reaches its target only, which the operator chose: nothing else of this host is exposed.
+        f.refuseOpenListen(listen, target != null || !f.all("--allow").isEmpty(), "--allow");
         Limits limits = f.limits();
         int buffer = 4096;
         try {
@@ -51,14 +56,16 @@ final class JettyProxySample {
         } catch (IllegalArgumentException e) {
             Main.usage(e.getMessage());
         }
-        AllowList allow = Socks5Sample.allowList(f);
-        Server server = build(listen, allow, null, buffer, limits);
+        AllowList allow = target == null ? Socks5Sample.allowList(f) : null;
+        Server server = target == null ? build(listen, allow, null, buffer, limits)
+                : buildReverse(listen, target, null, limits);
         server.start();
         ServerConnector c = (ServerConnector) server.getConnectors()[0];
         String splicing = Splice.enabled()
                 ? Splice.unavailabilityCause().map(why -> "off: " + why).orElse("on")
                 : "off (-Dsplice4j.enabled=true switches it on)";
-        System.out.println("jetty-proxy listening on " + c.getHost() + ":" + c.getLocalPort() + " allowing " + allow
+        System.out.println("jetty-proxy listening on " + c.getHost() + ":" + c.getLocalPort()
+                + (target == null ? " allowing " + allow : " -> " + target.getHostString() + ":" + target.getPort())
                 + " (splicing " + splicing + ")");
         System.out.flush();
         Duration grace = f.grace();
@@ -160,6 +167,38 @@ final class JettyProxySample {
             connects.setSplicer(splicer);
         }
         server.setHandler(connects);
+        server.setStopTimeout(0);
+        return server;
+    }
+
+    /**
+     * A reverse proxy in front of one origin, not started: every request on the listening port goes to
+     * {@code http://target}, through {@link SpliceProxyServlet.Transparent} mapped to {@code /*}; large response
+     * bodies are spliced (client connections kept alive), and with splicing off it is Jetty's stock transparent
+     * proxy. No CONNECT and no Upgrade handling: clients talk to it as to the origin. The connector's idle timeout is
+     * the handshake timeout (a client silent before or between requests), the cap is Jetty's
+     * {@link NetworkConnectionLimit}.
+     *
+     * @param splicer the splicer, or null for the default one (splicing only with {@code -Dsplice4j.enabled=true})
+     */
+    static Server buildReverse(InetSocketAddress listen, InetSocketAddress target, Splicer splicer, Limits limits) {
+        Server server = new Server();
+        ServerConnector connector = new ServerConnector(server);
+        connector.setHost(listen.getHostString());
+        connector.setPort(listen.getPort());
+        connector.setIdleTimeout(limits.handshakeTimeout().toMillis());
+        server.addConnector(connector);
+        server.addBean(new NetworkConnectionLimit(limits.maxConnections(), server));
+        SpliceProxyServlet.Transparent servlet = new SpliceProxyServlet.Transparent();
+        if (splicer != null) {
+            servlet.setSplicer(splicer);
+        }
+        ServletHolder holder = new ServletHolder(servlet);
+        String host = target.getHostString().contains(":") ? "[" + target.getHostString() + "]" : target.getHostString();
+        holder.setInitParameter("proxyTo", "http://" + host + ":" + target.getPort());
+        ServletContextHandler context = new ServletContextHandler("/");
+        context.addServlet(holder, "/*");
+        server.setHandler(context);
         server.setStopTimeout(0);
         return server;
     }

@@ -20,6 +20,8 @@ public final class Main {
                     + " [LIMITS] [--allow-open]",
             "        a Jetty forward proxy: CONNECT tunnels, Upgrade (WebSocket) tunnels and plain HTTP;",
             "        loopback destinations only unless --allow widens it; --buffer is ConnectHandler's copy buffer",
+            "  jetty-proxy --listen HOST:PORT --target HOST:PORT [--grace SECONDS] [LIMITS]",
+            "        a Jetty reverse proxy in front of one origin (SpliceProxyServlet.Transparent on /*)",
             "  LIMITS: --handshake-timeout DURATION (default 10s) --idle-timeout DURATION (default 10m, 0 none)",
             "        --max-connections N (default 4096); durations as 500ms, 10s, 10m",
             "  --allow-open: listen on a non-loopback address without --allow (or --user): every loopback-only",

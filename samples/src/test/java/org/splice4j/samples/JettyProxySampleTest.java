@@ -238,6 +238,39 @@ class JettyProxySampleTest {
         }
     }
 
+    @Test
+    void reverseProxyKeepsOneConnectionAliveAcrossSplicedBodies() throws Exception {
+        Server proxy = JettyProxySample.buildReverse(new InetSocketAddress("127.0.0.1", 0),
+                new InetSocketAddress("127.0.0.1", origin.getAddress().getPort()), bed.splicer, Limits.DEFAULTS);
+        java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+        proxy.getConnectors()[0].addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+            @Override
+            public void onOpened(org.eclipse.jetty.io.Connection connection) {
+                accepted.incrementAndGet();
+            }
+        });
+        proxy.start();
+        try {
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            Streams.Received expected = Streams.readToEnd(new ByteArrayInputStream(body));
+            for (int i = 0; i < 4; i++) {
+                HttpResponse<InputStream> r = client.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port(proxy) + "/blob")).build(),
+                        HttpResponse.BodyHandlers.ofInputStream());
+                assertEquals(200, r.statusCode());
+                try (InputStream in = r.body()) {
+                    assertEquals(expected, Streams.readToEnd(in));
+                }
+                SpliceResult spliced = ended.poll(20, TimeUnit.SECONDS);
+                assertTrue(spliced != null && spliced.outcome() == SpliceResult.Outcome.BOUNDS_REACHED
+                        && spliced.splicedBytes() > 0, "body spliced: " + spliced);
+            }
+            assertEquals(1, accepted.get(), "one client connection for the four bodies");
+        } finally {
+            proxy.stop();
+        }
+    }
+
     private static int connect(int proxyPort, String authority) throws Exception {
         try (Socket s = RawHttp.connect(proxyPort)) {
             return RawHttp.connectTunnel(s, authority, new byte[0]);

@@ -10,6 +10,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 
@@ -58,9 +61,25 @@ import org.splice4j.spi.SplicerChoice;
  * <p>Destinations: {@link #validateDestination} checks the host name of a request; {@link #allowConnectTo} checks
  * the address the client then really connects to (403 when refused), since the client resolves the name again.
  *
- * <p>What a spliced response does differently, on purpose (Jetty 12.1 has no way to tell its response that someone
- * else wrote the body; the nearest work in Jetty, issue 13392, sending response content with
- * {@code FileChannel.transferTo}, was moved to Jetty 13):
+ * <p>A spliced response keeps the client's connection alive ({@link SplicedBodyStream}): Jetty writes the head
+ * (with its {@code Date} and {@code Server} headers and its own keep-alive decision), the body is spliced from the
+ * server's socket to the client's, exactly Content-Length bytes (a bounded session, which reads nothing past the
+ * body and nothing from the client), and Jetty then completes the response as if it had written the body: its
+ * request log sees the real status and byte count, and the next request on the connection, pipelined or not, is
+ * served normally. What still differs from stock, on purpose:
+ * <ul>
+ *   <li>The server's connection is closed after each spliced body: Jetty's client cannot be told that the body was
+ *   read elsewhere, so it cannot pool the connection again.</li>
+ *   <li>Byte counts taken at the connection ({@code ConnectionStatistics}, {@code Connection.getBytesOut}) miss the
+ *   spliced body: it never passes Jetty's endpoint.</li>
+ *   <li>A {@code StatisticsHandler} (any {@code Response.Wrapper}) in front of the context keeps every response on
+ *   the stock path, as before: a wrapper could transform the body.</li>
+ *   <li>A body that ends early (the server closes, resets or goes idle) closes the client's connection after the
+ *   bytes that came; the request log then has what Jetty makes of a response cut short.</li>
+ * </ul>
+ *
+ * <p>Where Jetty refuses the stream wrapper this takes, or with the init-parameter {@value #KEEP_ALIVE_PARAM} set to
+ * {@code false}, a spliced response goes the closing way instead:
  * <ul>
  *   <li>The response head is written by this servlet, with {@code Connection: close}: both connections end with the
  *   response, so neither is kept alive.</li>
@@ -82,7 +101,14 @@ public class SpliceProxyServlet extends ProxyServlet {
     /** Its default, 1 MiB: below that, a new connection per response costs more than splicing saves. */
     public static final long DEFAULT_THRESHOLD = 1 << 20;
 
+    /**
+     * The init-parameter that, set to {@code false}, splices the closing way even where a kept-alive splice is
+     * possible (default {@code true}): the servlet writes the head itself with {@code Connection: close}.
+     */
+    public static final String KEEP_ALIVE_PARAM = "spliceKeepAlive";
+
     private final LongAdder splicedResponses = new LongAdder();
+    private boolean keepAlive;
     private Splicer configured;
     private Splicer splicer;
     private long threshold;
@@ -182,6 +208,11 @@ public class SpliceProxyServlet extends ProxyServlet {
     public void init() throws ServletException {
         super.init();
         try {
+            String k = getInitParameter(KEEP_ALIVE_PARAM);
+            if (k != null && !k.equals("true") && !k.equals("false")) {
+                throw new IllegalArgumentException(KEEP_ALIVE_PARAM + " is true or false, not " + k);
+            }
+            keepAlive = !"false".equals(k);
             threshold = SpliceConfig.parseSize(THRESHOLD_PARAM, getInitParameter(THRESHOLD_PARAM), DEFAULT_THRESHOLD,
                     "from 0 to 2g");
             Splicer s = SplicerChoice.forAdapter(configured, this).splicer().orElse(null);
@@ -199,8 +230,9 @@ public class SpliceProxyServlet extends ProxyServlet {
     }
 
     /**
-     * Called when a spliced response has ended and both connections are closed, on a splicer's notifier thread;
-     * {@code result.bytesBToA()} counts the head and the body as the client received them.
+     * Called when a spliced body has ended. Kept alive: on a Jetty thread, before Jetty completes the response, and
+     * {@code result.bytesBToA()} counts the body bytes the client received (the head went through Jetty). The closing
+     * way: on a splicer's notifier thread once both connections are closed, and it counts the head and the body.
      */
     protected void onSplicedResponse(HttpServletRequest request, SpliceResult result) {
     }
@@ -235,6 +267,105 @@ public class SpliceProxyServlet extends ProxyServlet {
                 stock(proxyResponse, source, chunk); // a failure, or the whole body was already read
                 return;
             }
+            long timeout = liftTimeout(proxyResponse);
+            if (timeout == NOT_LIFTED) {
+                stock(proxyResponse, source, chunk);
+                return;
+            }
+            if (keepAlive) {
+                ServletContextRequest core = ServletContextRequest.getServletContextRequest(request);
+                SplicedBodyStream body = SplicedBodyStream.install(core,
+                        proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH));
+                if (body != null) {
+                    spliceKeptAlive(proxyResponse, source, chunk, ends, body, timeout);
+                    return;
+                }
+            }
+            spliceClosing(proxyResponse, source, chunk, ends, timeout);
+        }
+
+        /**
+         * The body spliced while Jetty writes the head and completes the response ({@link SplicedBodyStream}): the
+         * client's connection is kept alive, the server's closed after the body.
+         */
+        private void spliceKeptAlive(Response proxyResponse, Content.Source source, Content.Chunk chunk,
+                                     EndPoint[] ends, SplicedBodyStream body, long timeout) {
+            long contentLength = proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+            try {
+                // The head, as ProxyServlet copied it onto the response, goes out through Jetty, without content.
+                response.flushBuffer();
+            } catch (IOException clientGone) {
+                body.passThrough();
+                restoreTimeout(proxyResponse, timeout);
+                if (chunk != null) {
+                    chunk.release();
+                }
+                proxyResponse.abort(clientGone);
+                return;
+            }
+            if (!body.headSent()) {
+                // Jetty did not commit through the wrapper (its internals differ from 12.1's), or the head does not
+                // frame the body by the server's Content-Length: the head is out, so the closing way is closed, but
+                // nothing was spliced and the stock way is still open.
+                body.passThrough();
+                restoreTimeout(proxyResponse, timeout);
+                stock(proxyResponse, source, chunk);
+                return;
+            }
+            AsyncContext async = request.getAsyncContext();
+            // A failed body closes the client's connection: Jetty reports that as an error, which completes quietly.
+            async.addListener(new CompleteOnError(() -> handedOver));
+            handedOver = true;
+            ByteBuffer read = chunk == null ? null : chunk.getByteBuffer();
+            CompletionStage<SpliceResult> ended = body.splice(splicer, ends[0], ends[1], read,
+                    contentLength - (read == null ? 0 : read.remaining()));
+            if (ended == null) {
+                handedOver = false;
+                restoreTimeout(proxyResponse, timeout);
+                stock(proxyResponse, source, chunk); // the head is out; the stream passes the body on
+                return;
+            }
+            if (chunk != null) {
+                chunk.release(); // the session copied it
+            }
+            splicedResponses.increment();
+            Executor jetty = ServletContextRequest.getServletContextRequest(request).getComponents().getExecutor();
+            ended.thenAccept(r -> execute(jetty, () -> {
+                try {
+                    // Jetty's client cannot be told that the body was read elsewhere: its connection closes, and with
+                    // it whatever the server sent after the body.
+                    proxyResponse.abort(new SplicedResponseException());
+                    onSplicedResponse(request, r);
+                    if (r.outcome() == SpliceResult.Outcome.BOUNDS_REACHED) {
+                        SplicedBodyStream.writePlaceholders(response.getOutputStream(), contentLength);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.DEBUG, "splice4j: completing a spliced response: " + e);
+                } finally {
+                    try {
+                        async.complete();
+                    } catch (IllegalStateException alreadyCompleted) {
+                        // CompleteOnError got there first
+                    }
+                }
+            }));
+        }
+
+        /** On a Jetty thread; on the caller's when Jetty takes no more tasks (stopping), as the exchange must end. */
+        private static void execute(Executor jetty, Runnable task) {
+            try {
+                jetty.execute(task);
+            } catch (RejectedExecutionException stopping) {
+                task.run();
+            }
+        }
+
+        /**
+         * Today's fallback, where no stream wrapper can be put under the response: the servlet writes the head itself
+         * with {@code Connection: close}, and the tunnel runs until both peers close.
+         */
+        private void spliceClosing(Response proxyResponse, Content.Source source, Content.Chunk chunk,
+                                   EndPoint[] ends, long timeout) {
             ByteBuffer prefix = responseHead(proxyResponse, chunk);
             long headBytes = prefix.remaining() - (chunk == null ? 0 : chunk.remaining());
             SplicedSockets tunnel;
@@ -242,11 +373,7 @@ public class SpliceProxyServlet extends ProxyServlet {
                 tunnel = new SplicedSockets(splicer, SplicedSockets.Socket.of(ends[0], null),
                         SplicedSockets.Socket.of(ends[1], prefix));
             } catch (IllegalArgumentException closedMeanwhile) {
-                stock(proxyResponse, source, chunk);
-                return;
-            }
-            long timeout = liftTimeout(proxyResponse);
-            if (timeout == NOT_LIFTED) {
+                restoreTimeout(proxyResponse, timeout);
                 stock(proxyResponse, source, chunk);
                 return;
             }
@@ -478,6 +605,41 @@ public class SpliceProxyServlet extends ProxyServlet {
         @Override
         public synchronized Throwable fillInStackTrace() {
             return this;
+        }
+    }
+
+    /**
+     * A reverse proxy in front of one origin, as Jetty's {@code ProxyServlet.Transparent}: the init-parameters
+     * {@code proxyTo} (the origin's URI, required) and {@code prefix} (the context-relative path mapped to it, default
+     * none), and every request under it goes there, large bodies spliced as by {@link SpliceProxyServlet}.
+     */
+    public static class Transparent extends SpliceProxyServlet {
+        private final Delegate delegate = new Delegate(this);
+
+        @Override
+        public void init(jakarta.servlet.ServletConfig config) throws ServletException {
+            super.init(config);
+            delegate.initFrom(config);
+        }
+
+        @Override
+        protected String rewriteTarget(HttpServletRequest request) {
+            return delegate.target(request);
+        }
+
+        /** Jetty's own transparent rewrite, whose methods are protected. */
+        private static final class Delegate extends TransparentDelegate {
+            Delegate(SpliceProxyServlet servlet) {
+                super(servlet);
+            }
+
+            void initFrom(jakarta.servlet.ServletConfig config) throws ServletException {
+                init(config);
+            }
+
+            String target(HttpServletRequest request) {
+                return rewriteTarget(request);
+            }
         }
     }
 }

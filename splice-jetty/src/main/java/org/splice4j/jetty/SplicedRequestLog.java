@@ -19,7 +19,11 @@ import org.eclipse.jetty.util.component.ContainerLifeCycle;
  * A request log that writes the responses {@link SpliceProxyServlet} spliced with their real status and byte count,
  * and passes every other request to the request log it wraps, unchanged.
  *
- * <p>Jetty's own log cannot: the servlet writes a spliced response's head itself and the splicer its body, so Jetty
+ * <p>Only responses spliced the closing way need it ({@code SpliceProxyServlet}'s fallback, where Jetty refuses its
+ * stream wrapper or {@value SpliceProxyServlet#KEEP_ALIVE_PARAM} is {@code false}): a response spliced on a kept-alive
+ * connection is completed by Jetty, carries no {@link SplicedResponse}, and goes to the wrapped log like any other.
+ *
+ * <p>Jetty's own log cannot: the servlet writes such a response's head itself and the splicer its body, so Jetty
  * sees its connection close before its response completed and records a 500 and the size of an error page that
  * never left ({@code "GET /big HTTP/1.1" 500 547}). A {@code Response.Wrapper} cannot correct that count, since
  * {@code Response.getContentBytesWritten}, which {@code CustomRequestLog} prints, reads the connection's own

@@ -5,7 +5,8 @@ import java.util.concurrent.CompletionStage;
 import org.splice4j.spi.SpliceResult;
 
 /**
- * What {@link SpliceProxyServlet} leaves on a request whose response body it spliced, as the request attribute
+ * What {@link SpliceProxyServlet} leaves on a request whose response body it spliced the closing way (its fallback,
+ * with {@code Connection: close}; a kept-alive spliced response has none), as the request attribute
  * {@value #ATTRIBUTE}: the status and head it wrote to the client itself, and the tunnel's result.
  *
  * <p>Jetty cannot know either: the servlet wrote the head on the raw socket, and the splicer the body. Jetty's own

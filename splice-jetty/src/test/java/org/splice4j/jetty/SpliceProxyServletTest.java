@@ -94,6 +94,11 @@ class SpliceProxyServletTest {
 
     /** A proxy server whose context has the servlet, optionally behind a gzip handler, over HTTP/1.1 and h2c. */
     private static Server proxy(SpliceProxyServlet servlet, boolean gzip, boolean tls) throws Exception {
+        return proxy(servlet, gzip, tls, true);
+    }
+
+    private static Server proxy(SpliceProxyServlet servlet, boolean gzip, boolean tls, boolean keepAlive)
+            throws Exception {
         Server server = new Server();
         HttpConfiguration config = new HttpConfiguration();
         ServerConnector connector = tls
@@ -103,7 +108,9 @@ class SpliceProxyServletTest {
         server.addConnector(connector);
         servlet.setSplicer(bed.splicer);
         ServletContextHandler context = new ServletContextHandler("/");
-        context.addServlet(new ServletHolder(servlet), "/*");
+        ServletHolder holder = new ServletHolder(servlet);
+        holder.setInitParameter(SpliceProxyServlet.KEEP_ALIVE_PARAM, String.valueOf(keepAlive));
+        context.addServlet(holder, "/*");
         server.setHandler(gzip ? new GzipHandler(context) : context);
         server.setRequestLog((request, response) -> logged.add(response.getStatus()));
         server.start();
@@ -139,12 +146,39 @@ class SpliceProxyServletTest {
     }
 
     @Test
-    void aLargeBodyIsSplicedAndTheConnectionClosedAfterIt() throws Exception {
+    void aLargeBodyIsSplicedAndTheConnectionKeptAlive() throws Exception {
         ReverseProxy servlet = new ReverseProxy();
         Server proxy = proxy(servlet, false, false);
         HttpClient client = http1();
         try {
             long size = 256 * MiB;
+            Response r = get(client, "http://127.0.0.1:" + port(proxy), size);
+            assertThat(r.getHeaders().get(HttpHeader.CONNECTION)).isNull();
+            assertThat(r.getHeaders().get(HttpHeader.SERVER)).as("Jetty wrote the head").startsWith("Jetty");
+            assertThat(r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)).isEqualTo(size);
+            SpliceResult result = ended.poll(20, TimeUnit.SECONDS);
+            assertThat(result).isNotNull();
+            assertThat(result.outcome()).isEqualTo(SpliceResult.Outcome.BOUNDS_REACHED);
+            assertThat(result.bytesBToA()).isEqualTo(size);
+            assertThat(result.splicedBytes()).as("body relayed by splice(2)").isGreaterThanOrEqualTo(size - MiB);
+            assertThat(servlet.getSplicedResponses()).isEqualTo(1);
+            assertThat(logged.poll(10, TimeUnit.SECONDS)).as("the request log's status").isEqualTo(200);
+            // The same client goes on, on the same connection; a small body goes the stock way on it.
+            get(client, "http://127.0.0.1:" + port(proxy), 1000);
+            assertThat(servlet.getSplicedResponses()).isEqualTo(1);
+        } finally {
+            client.stop();
+            proxy.stop();
+        }
+    }
+
+    @Test
+    void spliceKeepAliveFalseSplicesTheClosingWay() throws Exception {
+        ReverseProxy servlet = new ReverseProxy();
+        Server proxy = proxy(servlet, false, false, false);
+        HttpClient client = http1();
+        try {
+            long size = 64 * MiB;
             Response r = get(client, "http://127.0.0.1:" + port(proxy), size);
             assertThat(r.getHeaders().get(HttpHeader.CONNECTION)).isEqualTo("close");
             assertThat(r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)).isEqualTo(size);
@@ -155,7 +189,6 @@ class SpliceProxyServletTest {
             assertThat(servlet.getSplicedResponses()).isEqualTo(1);
             // Jetty saw the client's connection close before its response completed (a documented deviation).
             assertThat(logged.poll(10, TimeUnit.SECONDS)).as("the request log's status").isEqualTo(500);
-            // The same client goes on with a new connection; a small body goes the stock way on it.
             get(client, "http://127.0.0.1:" + port(proxy), 1000);
             assertThat(servlet.getSplicedResponses()).isEqualTo(1);
         } finally {

@@ -138,8 +138,16 @@ class SplicedRequestLogTest {
         }
     }
 
-    /** A proxy server with the servlet and this request log; {@code threshold} as the servlet's, or its default. */
+    /**
+     * A proxy server with the servlet and this request log; {@code threshold} as the servlet's, or its default. It
+     * splices the closing way (the servlet writes the head, {@code Connection: close}), the one SplicedRequestLog is
+     * for, unless {@code keepAlive}.
+     */
     private static Proxy proxy(RequestLog requestLog, String threshold) throws Exception {
+        return proxy(requestLog, threshold, false);
+    }
+
+    private static Proxy proxy(RequestLog requestLog, String threshold, boolean keepAlive) throws Exception {
         Server server = new Server();
         ServerConnector connector = new ServerConnector(server);
         connector.setHost("127.0.0.1");
@@ -150,6 +158,7 @@ class SplicedRequestLogTest {
         if (threshold != null) {
             holder.setInitParameter(SpliceProxyServlet.THRESHOLD_PARAM, threshold);
         }
+        holder.setInitParameter(SpliceProxyServlet.KEEP_ALIVE_PARAM, String.valueOf(keepAlive));
         ServletContextHandler context = new ServletContextHandler("/");
         context.addServlet(holder, "/*");
         server.setHandler(context);
@@ -212,6 +221,25 @@ class SplicedRequestLogTest {
             String line = lines.next();
             assertThat(withoutDate(line)).startsWith("127.0.0.1 - - [DATE] \"GET " + BIG + " HTTP/1.1\" 500 ")
                     .doesNotEndWith(" " + 8 * MiB);
+        }
+    }
+
+    /** Kept alive, Jetty writes the head and completes the response: its own log is right, and SplicedRequestLog passes. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aKeptAliveSplicedResponseIsLoggedByTheWrappedLogAsSent(boolean wrapped) throws Exception {
+        Lines lines = new Lines();
+        CustomRequestLog custom = new CustomRequestLog(lines, CustomRequestLog.NCSA_FORMAT);
+        try (Proxy proxy = proxy(wrapped ? new SplicedRequestLog(custom) : custom, null, true)) {
+            Fetched f = get(proxy.port(), BIG);
+            assertThat(f.status()).isEqualTo(200);
+            assertThat(f.body()).isEqualTo(stream(8 * MiB));
+            assertThat(proxy.servlet().getSplicedResponses()).isEqualTo(1);
+            assertThat(ended.poll(20, TimeUnit.SECONDS).outcome()).isEqualTo(SpliceResult.Outcome.BOUNDS_REACHED);
+            assertThat(withoutDate(lines.next()))
+                    .isEqualTo("127.0.0.1 - - [DATE] \"GET " + BIG + " HTTP/1.1\" 200 " + 8 * MiB);
+            proxy.log().await(BIG);
+            assertThat(lines.lines).as("one line").isEmpty();
         }
     }
 
