@@ -89,7 +89,7 @@ final class BenchHttp {
         long body = 4L << 20;
         int connections = 10;
         long time = TimeUnit.SECONDS.toNanos(10);
-        long warmup = TimeUnit.SECONDS.toNanos(2);
+        long warmup = TimeUnit.SECONDS.toNanos(5);
         int runs = 3;
         List<String> rows = new ArrayList<>(ROWS.keySet());
         Map<String, BenchRelay.External> proxies = new LinkedHashMap<>();
