@@ -247,6 +247,29 @@ class BoundedTransferTest {
 
     @ParameterizedTest(name = "{0}, splice={1}")
     @MethodSource("modes")
+    void aFirstReadLongerThanTheBoundKeepsItsRestForThePipeline(TestForwarder.Transport t, boolean splice)
+            throws Exception {
+        SpliceRelay relay = relay(splice);
+        Proxy[] p = new Proxy[1];
+        try (Proxy proxy = new Proxy(t, (ctx, first) -> transfer(relay, p, 100).accept(ctx, first))) {
+            p[0] = proxy;
+            // Body and tail in one segment: the first read (the transfer's read-ahead) holds both.
+            byte[] all = Streams.randomBytes(13, 100 + 3000);
+            proxy.serverPeer.write(ByteBuffer.wrap(all));
+            assertArrayEquals(Arrays.copyOf(all, 100), Streams.readExactly(proxy.clientPeer, 100));
+            SpliceResult r = result(proxy.backendRec);
+            assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
+            assertEquals(100, r.bytesAToB());
+            assertArrayEquals(Arrays.copyOfRange(all, 100, all.length), proxy.backendRec.await(3000));
+            assertEquals(0, proxy.backendRec.duringTransfer);
+            // Nothing past the bound went to the client: the next byte it reads is the proxy's own.
+            proxy.client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'X'})).sync();
+            assertArrayEquals(new byte[] {'X'}, Streams.readExactly(proxy.clientPeer, 1));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
     void endOfStreamBeforeTheBoundFailsWithEofAndClosesBoth(TestForwarder.Transport t, boolean splice)
             throws Exception {
         SpliceRelay relay = relay(splice);
