@@ -56,7 +56,13 @@ final class BoundedCopy {
      * holds from {@code from} counts against {@code bytes}).
      */
     static void start(Channel from, Channel to, long bytes, Duration idleTimeout, Promise<SpliceResult> promise) {
-        new BoundedCopy(from, to, bytes, idleTimeout, promise).run();
+        BoundedCopy c = new BoundedCopy(from, to, bytes, idleTimeout, promise);
+        // Reading one batch at a time with autoRead off empties an epoll channel's interest set between batches, and
+        // Netty 4.2.18 then drops it from epoll: EPOLLERR keeps both channels in (TransferEnd.inEpoll).
+        Runnable orElse = () -> TransferEnd.closeBoth(from, to, TransferEnd.failed(Outcome.FAILED, 0,
+                new IllegalStateException("cannot register the channels back")), promise);
+        TransferEnd.onLoopOf(to, orElse, () -> TransferEnd.inEpoll(to, orElse, () -> TransferEnd.onLoopOf(from, orElse,
+                () -> TransferEnd.inEpoll(from, orElse, c::run))));
     }
 
     private void run() {

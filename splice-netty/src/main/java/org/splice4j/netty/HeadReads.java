@@ -16,7 +16,7 @@ import io.netty.util.ReferenceCountUtil;
  * Keeps what Netty reads from a channel during a bounded transfer, at the head of its pipeline, so that the handlers
  * behind it (an HTTP codec) see no byte of the transferred body: bytes up to the bound become the transfer's
  * already-read bytes ({@link #take}), the rest, and the transport's events (an end of stream), are fired from the head
- * in their order once the channel is handed back ({@link #handBack}).
+ * in their order once the channel is handed back ({@link #detachIfStill}, {@link #refire}).
  *
  * <p>Only the channel's event loop touches it, or another thread while the channel is deregistered.
  */
@@ -35,20 +35,54 @@ final class HeadReads extends ChannelInboundHandlerAdapter {
     /** The copying transfer's hook: runs after a read batch, an event, a failure or a writability change. */
     Runnable onChange;
     private ChannelHandlerContext ctx;
+    /** Set while a finished transfer hands the channel back; a new transfer's {@link #install} clears it. */
+    private boolean handingBack;
+    private int generation;
 
     private HeadReads(boolean autoReadBefore) {
         this.autoReadBefore = autoReadBefore;
     }
 
-    /** Channel's event loop, or a deregistered channel: adds the collector first in the pipeline, unless it is there. */
+    /**
+     * Channel's event loop, or a deregistered channel: adds the collector first in the pipeline. A collector still
+     * there because the transfer before is being handed back (a transfer started by its future's listener) is taken
+     * over instead, with what it kept: those bytes come first in the next transfer, in order.
+     */
     static HeadReads install(Channel ch) {
         HeadReads existing = of(ch);
         if (existing != null) {
+            existing.takeOver();
             return existing;
         }
         HeadReads r = new HeadReads(ch.config().isAutoRead());
         ch.pipeline().addFirst(NAME, r);
         return r;
+    }
+
+    /** Marks this collector as being handed back; returns the mark {@link #detachIfStill} expects. */
+    synchronized int release() {
+        handingBack = true;
+        return generation;
+    }
+
+    private synchronized void takeOver() {
+        if (handingBack) {
+            handingBack = false;
+            generation++;
+            onChange = null;
+        }
+    }
+
+    /**
+     * Channel's event loop, once it is registered again: unless a new transfer took this collector over since
+     * {@link #release}, removes it and returns what it kept, for {@link #refire}; null if it was taken over.
+     */
+    synchronized List<Object> detachIfStill(Channel ch, int mark) {
+        if (!handingBack || generation != mark) {
+            return null;
+        }
+        handingBack = false;
+        return detach(ch);
     }
 
     static HeadReads of(Channel ch) {
@@ -108,17 +142,21 @@ final class HeadReads extends ChannelInboundHandlerAdapter {
         return first instanceof ChannelInputShutdownEvent;
     }
 
-    /**
-     * Channel's event loop, once it is registered again: removes this collector, restores autoRead and fires what it
-     * kept from the head of the pipeline, in order, as Netty would have.
-     */
-    void handBack(Channel ch) {
+    private List<Object> detach(Channel ch) {
         List<Object> rest = new ArrayList<>(kept);
         kept.clear();
         onChange = null;
         if (ctx != null && !ctx.isRemoved()) {
             ch.pipeline().remove(this);
         }
+        return rest;
+    }
+
+    /**
+     * Channel's event loop: fires what a collector kept from the head of the pipeline, in order, as Netty would
+     * have, then restores autoRead (a read started now delivers its bytes after those just fired).
+     */
+    static void refire(Channel ch, List<Object> rest, boolean autoRead) {
         boolean bytes = false;
         for (Object o : rest) {
             if (o instanceof ByteBuf) {
@@ -131,8 +169,7 @@ final class HeadReads extends ChannelInboundHandlerAdapter {
         if (bytes) {
             ch.pipeline().fireChannelReadComplete();
         }
-        // Last: a read started now delivers its bytes after those just fired.
-        ch.config().setAutoRead(autoReadBefore);
+        ch.config().setAutoRead(autoRead);
     }
 
     @Override

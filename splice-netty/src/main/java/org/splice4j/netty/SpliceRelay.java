@@ -44,6 +44,10 @@ import org.splice4j.spi.SplicerChoice;
  * {@code channelInactive} and close futures fire as usual. A user's {@code close()} of either channel ends the relay.
  * Channels should have {@link io.netty.channel.ChannelOption#ALLOW_HALF_CLOSURE} set, so that an end of stream is
  * forwarded as a half-close rather than closing the tunnel. Thread-safe; call from any thread.
+ *
+ * <p>{@link #transfer} is the bounded counterpart, for protocols that go on after a long message (an HTTP/1.1 body on
+ * a kept-alive connection): it moves exactly N bytes past both pipelines, codecs included, and then hands both
+ * channels back to their pipelines instead of closing them.
  */
 public final class SpliceRelay {
 

@@ -270,6 +270,44 @@ class BoundedTransferTest {
 
     @ParameterizedTest(name = "{0}, splice={1}")
     @MethodSource("modes")
+    void aTransferStartedByTheListenerOfTheLastOneGetsTheBytesAfterIt(TestForwarder.Transport t, boolean splice)
+            throws Exception {
+        SpliceRelay relay = relay(splice);
+        long n1 = 100;
+        long n2 = 3 * MiB;
+        CompletableFuture<SpliceResult> second = new CompletableFuture<>();
+        Proxy[] p = new Proxy[1];
+        try (Proxy proxy = new Proxy(t, (ctx, first) -> {
+            p[0].backendRec.started = true;
+            Future<SpliceResult> f1 = relay.transfer(ctx.channel(), p[0].client, first, n1, null);
+            f1.addListener(x -> {
+                // On the backend's loop, before either channel reads again: the next message's body at once.
+                Future<SpliceResult> f2 = relay.transfer(ctx.channel(), p[0].client, null, n2, null);
+                f2.addListener(y -> {
+                    second.complete(f2.getNow());
+                    p[0].backendRec.transfer.complete(f2.getNow());
+                });
+            });
+        })) {
+            p[0] = proxy;
+            byte[] tail = Streams.randomBytes(14, 2000);
+            java.util.concurrent.Future<String> sent = bed.pool.submit(() -> {
+                String sha = Streams.write(proxy.serverPeer, 15, n1 + n2);
+                proxy.serverPeer.write(ByteBuffer.wrap(tail));
+                return sha;
+            });
+            Streams.Received body = Streams.readExactlyDigest(proxy.clientPeer, n1 + n2);
+            assertEquals(new Streams.Received(n1 + n2, sent.get(60, TimeUnit.SECONDS)), body);
+            SpliceResult r = second.get(60, TimeUnit.SECONDS);
+            assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
+            assertEquals(n2, r.bytesAToB());
+            assertArrayEquals(tail, proxy.backendRec.await(tail.length));
+            assertEquals(0, proxy.backendRec.duringTransfer);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
     void endOfStreamBeforeTheBoundFailsWithEofAndClosesBoth(TestForwarder.Transport t, boolean splice)
             throws Exception {
         SpliceRelay relay = relay(splice);
