@@ -37,9 +37,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.splice4j.spi.SpliceResult;
 import org.splice4j.spi.SpliceResult.Outcome;
+import org.splice4j.spi.contract.FailingSplicer;
 import org.splice4j.spi.contract.LinuxTestbed;
 import org.splice4j.spi.contract.Streams;
 
@@ -301,6 +303,32 @@ class BoundedTransferTest {
             SpliceResult r = second.get(60, TimeUnit.SECONDS);
             assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
             assertEquals(n2, r.bytesAToB());
+            assertArrayEquals(tail, proxy.backendRec.await(tail.length));
+            assertEquals(0, proxy.backendRec.duringTransfer);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TestForwarder.Transport.class)
+    void aSplicerThatRefusesTheSocketsLeavesTheTransferToTheCopy(TestForwarder.Transport t) throws Exception {
+        FailingSplicer failing = new FailingSplicer("failing", true, true, FailingSplicer::emfile);
+        SpliceRelay relay = new SpliceRelay(failing);
+        long n = 2 * MiB + 5;
+        Proxy[] p = new Proxy[1];
+        try (Proxy proxy = new Proxy(t, (ctx, first) -> transfer(relay, p, n).accept(ctx, first))) {
+            p[0] = proxy;
+            byte[] tail = Streams.randomBytes(16, 1500);
+            java.util.concurrent.Future<String> sent = bed.pool.submit(() -> {
+                String sha = Streams.write(proxy.serverPeer, 17, n);
+                proxy.serverPeer.write(ByteBuffer.wrap(tail));
+                return sha;
+            });
+            Streams.Received body = Streams.readExactlyDigest(proxy.clientPeer, n);
+            assertEquals(new Streams.Received(n, sent.get(60, TimeUnit.SECONDS)), body);
+            SpliceResult r = result(proxy.backendRec);
+            assertEquals(Outcome.BOUNDS_REACHED, r.outcome(), r.toString());
+            assertEquals(n, r.copiedBytes());
+            assertEquals(1, failing.calls.get(), "the splicer was asked first");
             assertArrayEquals(tail, proxy.backendRec.await(tail.length));
             assertEquals(0, proxy.backendRec.duringTransfer);
         }
