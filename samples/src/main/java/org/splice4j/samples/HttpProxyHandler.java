@@ -2,8 +2,6 @@ package org.splice4j.samples;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
@@ -167,30 +165,18 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         keepAliveRequest = HttpUtil.isKeepAlive(req);
         requestDone = req instanceof LastHttpContent;
         responseStarted = false;
-        InetSocketAddress where;
-        boolean operatorChosen = false;
+        RequestTarget to;
         try {
-            if (req.method().equals(HttpMethod.CONNECT)) {
-                where = hostPort(req.uri(), -1);
-            } else if (req.uri().startsWith("http://")) {
-                URI u = new URI(req.uri());
-                where = InetSocketAddress.createUnresolved(u.getHost(), u.getPort() == -1 ? 80 : u.getPort());
-                String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
-                req.setUri(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery());
-            } else if (target != null && req.uri().startsWith("/")) {
-                where = target;
-                operatorChosen = true;
-            } else {
-                throw new IllegalArgumentException("not a request this proxy serves: " + req.uri());
-            }
-        } catch (URISyntaxException | IllegalArgumentException | NullPointerException e) {
+            to = RequestTarget.of(req, target);
+        } catch (IllegalArgumentException e) {
             ReferenceCountUtil.release(req);
             reply(HttpResponseStatus.BAD_REQUEST, true);
             return;
         }
+        InetSocketAddress where = to.address();
         req.headers().remove("Proxy-Connection");
         state = State.CONNECTING;
-        boolean trusted = operatorChosen || (target != null && where.equals(target));
+        boolean trusted = to.operatorChosen();
         int seq = exchange;
         if (!where.isUnresolved()) {
             route(req, where, trusted, seq);
@@ -221,26 +207,15 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private static InetSocketAddress hostPort(String authority, int dflt) {
-        int colon = authority.lastIndexOf(':');
-        if (colon <= 0 && dflt < 0) {
-            throw new IllegalArgumentException("no port: " + authority);
-        }
-        String host = colon > 0 ? authority.substring(0, colon) : authority;
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        int port = colon > 0 ? Integer.parseInt(authority.substring(colon + 1)) : dflt;
-        return InetSocketAddress.createUnresolved(host, port);
-    }
-
     /** Checks the destination, then sends the request over a kept-alive backend connection or a new one. */
     private void route(HttpRequest req, InetSocketAddress where, boolean trusted, int seq) {
         if (seq != exchange || state != State.CONNECTING || !ctx.channel().isActive()) {
             ReferenceCountUtil.release(req);
             return; // the client left while its destination was resolved
         }
-        if (!trusted && (server.isOwnAddress(where) || !allow.allows(where.getAddress(), where.getPort()))) {
+        // --target is the operator's choice, also when a forward request names it.
+        boolean operators = trusted || where.equals(target);
+        if (!operators && (server.isOwnAddress(where) || !allow.allows(where.getAddress(), where.getPort()))) {
             ReferenceCountUtil.release(req);
             reply(HttpResponseStatus.FORBIDDEN, false);
             return;
