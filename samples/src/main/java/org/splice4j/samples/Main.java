@@ -22,6 +22,11 @@ public final class Main {
             "        loopback destinations only unless --allow widens it; --buffer is ConnectHandler's copy buffer",
             "  jetty-proxy --listen HOST:PORT --target HOST:PORT [--grace SECONDS] [LIMITS]",
             "        a Jetty reverse proxy in front of one origin (SpliceProxyServlet.Transparent on /*)",
+            "  http-proxy --listen HOST:PORT [--target HOST:PORT] [--allow CIDR[:PORT[-PORT]]]... [--threshold SIZE]"
+                    + " [--transport nio|epoll] [--grace SECONDS] [LIMITS] [--allow-open]",
+            "        an HTTP/1.1 proxy on Netty, kept alive both sides: forward (absolute-form, CONNECT) or reverse to",
+            "        --target (origin-form); response bodies with a Content-Length of --threshold (default 1m) or more",
+            "        are spliced, the rest goes through the codecs; loopback destinations only unless --allow widens it",
             "  LIMITS: --handshake-timeout DURATION (default 10s) --idle-timeout DURATION (default 10m, 0 none)",
             "        --max-connections N (default 4096); durations as 500ms, 10s, 10m",
             "  --allow-open: listen on a non-loopback address without --allow (or --user): every loopback-only",
@@ -68,6 +73,9 @@ public final class Main {
                 break;
             case "socks5":
                 Socks5Sample.main(rest);
+                break;
+            case "http-proxy":
+                HttpProxySample.main(rest);
                 break;
             case "jetty-proxy":
                 JettyProxySample.main(rest);

@@ -54,6 +54,7 @@ final class TunnelServer implements AutoCloseable {
     private final AtomicInteger tunnels = new AtomicInteger();
     private final AtomicInteger connections = new AtomicInteger();
     private final LongAdder refusedAtCap = new LongAdder();
+    private final LongAdder accepted = new LongAdder();
     private final AtomicBoolean shutdownStarted = new AtomicBoolean();
     private final CountDownLatch shutdownDone = new CountDownLatch(1);
     private volatile Channel server;
@@ -88,6 +89,7 @@ final class TunnelServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        accepted.increment();
                         if (connections.incrementAndGet() > limits.maxConnections()) {
                             // Over the cap: close at accept, before any handshake work, and count it.
                             connections.decrementAndGet();
@@ -160,6 +162,11 @@ final class TunnelServer implements AutoCloseable {
     /** Client connections open now. */
     int connections() {
         return connections.get();
+    }
+
+    /** Client connections accepted since the server started, those refused at the cap included. */
+    long accepted() {
+        return accepted.sum();
     }
 
     /** Client connections closed at accept because {@link Limits#maxConnections()} were open. */

@@ -175,7 +175,7 @@ class SamplesJarIT {
     @Test
     void aNonLoopbackListenWithoutLimitsIsRefusedUnlessAllowOpen() throws Exception {
         for (String[] args : new String[][] {{"socks5", "--listen", "0.0.0.0:0"}, {"jetty-proxy", "--listen",
-                "0.0.0.0:0"}}) {
+                "0.0.0.0:0"}, {"http-proxy", "--listen", "0.0.0.0:0"}}) {
             Path errFile = Files.createTempFile(args[0], ".err");
             try {
                 Process p = start(errFile, args);

@@ -1,9 +1,11 @@
 package org.splice4j.netty;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
@@ -12,6 +14,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.DefaultChannelPromise;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
@@ -41,6 +44,10 @@ import org.splice4j.spi.SplicerChoice;
  * {@code channelInactive} and close futures fire as usual. A user's {@code close()} of either channel ends the relay.
  * Channels should have {@link io.netty.channel.ChannelOption#ALLOW_HALF_CLOSURE} set, so that an end of stream is
  * forwarded as a half-close rather than closing the tunnel. Thread-safe; call from any thread.
+ *
+ * <p>{@link #transfer} is the bounded counterpart, for protocols that go on after a long message (an HTTP/1.1 body on
+ * a kept-alive connection): it moves exactly N bytes past both pipelines, codecs included, and then hands both
+ * channels back to their pipelines instead of closing them.
  */
 public final class SpliceRelay {
 
@@ -153,6 +160,118 @@ public final class SpliceRelay {
             closeBoth(inbound, outbound, promise, t);
         }
         return promise;
+    }
+
+    /**
+     * {@link #transfer(Channel, Channel, ByteBuf, long, Duration)} with nothing read ahead and the splicer's idle
+     * timeout.
+     */
+    public Future<SpliceResult> transfer(Channel from, Channel to, long bytes) {
+        return transfer(from, to, null, bytes, null);
+    }
+
+    /**
+     * Moves exactly {@code bytes} bytes read from {@code from} to {@code to}, past both pipelines' handlers, then hands
+     * both channels back to their pipelines: how an HTTP/1.1 proxy splices one large message body and then goes on
+     * parsing the next message on the same connections.
+     *
+     * <p>Unlike {@link #start}, the pipelines may hold codecs: they stay in place and see no byte of the transfer.
+     * What Netty reads while the transfer takes the channels is caught first in each pipeline and counted against the
+     * bound; {@code to} is not read at all. When the future completes with
+     * {@link SpliceResult.Outcome#BOUNDS_REACHED} both channels are registered on their own event loops again, with
+     * their handlers and autoRead as they were, and no byte past the bound was written. Bytes Netty had already read
+     * past the bound (from either channel) are then fired from the head of their pipelines, in order, followed by
+     * normal reads. Any other outcome (an end of stream before the bound: {@code FAILED} with an
+     * {@link java.io.EOFException}; a reset; the idle timeout; a user's {@code close()} of either channel:
+     * {@code CANCELLED}) closes both channels before the future completes.
+     *
+     * <p>It splices where {@link #start} would (splicing on, a provider, NIO or epoll TCP channels) and copies
+     * otherwise, through the same API: then both channels stay registered and the bytes are written through the
+     * first handler's context. Timeout handlers stay in the pipelines and see no read during the transfer: give the
+     * transfer its own {@code idleTimeout} instead. The transfer moves the bytes of the socket: TLS is refused.
+     * Write what must precede the body (a response head) before calling: it is flushed first.
+     *
+     * @param from        the channel read from: a connected channel whose next {@code bytes} bytes (after
+     *                    {@code alreadyRead}) are the body
+     * @param to          the channel written to
+     * @param alreadyRead bytes read from {@code from} but not consumed (a decoder's buffered bytes), the first of the
+     *                    body; bytes past {@code bytes} in it are fired again from the head afterwards. Released by the
+     *                    transfer; may be null
+     * @param bytes       the body's length, at least 0
+     * @param idleTimeout no byte moved for this long ends the transfer; {@link Duration#ZERO} none, null the splicer's
+     * @return completes once the transfer is over and both channels are handed back or closed; never fails. It
+     *         completes on {@code from}'s event loop before either channel reads again, so a listener can put the
+     *         codecs back at the start of a message (a decoder's {@code reset()}) before the bytes past the bound
+     *         reach them
+     * @throws IllegalArgumentException if {@code bytes} is negative or a pipeline has an {@code SslHandler} (nothing
+     *                                  is touched then, and {@code alreadyRead} is not released)
+     */
+    public Future<SpliceResult> transfer(Channel from, Channel to, ByteBuf alreadyRead, long bytes,
+                                         Duration idleTimeout) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("bytes must be at least 0, got " + bytes);
+        }
+        for (Channel ch : new Channel[] {from, to}) {
+            if (ch.pipeline().get(SslHandler.class) != null) {
+                throw new IllegalArgumentException(ch + " has an SslHandler: a transfer moves the socket's bytes");
+            }
+        }
+        Promise<SpliceResult> promise = ImmediateEventExecutor.INSTANCE.newPromise();
+        try {
+            // Inline on the channel's loop (the usual caller, a handler), so no read can slip past the collector.
+            onLoop(from, () -> HeadReads.install(from).addFirst(alreadyRead));
+            onLoop(to, () -> HeadReads.install(to));
+            String refusal = transferRefusal(from, to);
+            if (refusal == null) {
+                BoundedTransfer.start(splicer, from, to, bytes, idleTimeout, promise);
+            } else {
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("splice4j: copying the bounded transfer {} -> {}: {}", from, to, refusal);
+                }
+                if (splicer != null) {
+                    splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, SplicedChannels.label(from, to), refusal);
+                }
+                // After to's collector is in place (its loop may be another one): the copy writes through it.
+                onLoop(to, () -> onLoop(from, () -> BoundedCopy.start(from, to, bytes, idleTimeout, promise)));
+            }
+        } catch (Throwable t) {
+            LOG.debug("splice4j: cannot transfer {} -> {}", from, to, t);
+            TransferEnd.closeBoth(from, to, TransferEnd.failed(SpliceResult.Outcome.FAILED, 0, t), promise);
+        }
+        return promise;
+    }
+
+    private static void onLoop(Channel ch, Runnable r) {
+        if (ch.eventLoop().inEventLoop()) {
+            r.run();
+        } else {
+            ch.eventLoop().execute(r);
+        }
+    }
+
+    /** Why a bounded transfer between these channels cannot splice, or null if it can; pipelines do not matter. */
+    String transferRefusal(Channel from, Channel to) {
+        if (splicer == null) {
+            return notSplicing;
+        }
+        for (Channel ch : new Channel[] {from, to}) {
+            String why = ChannelEndpoints.whyNot(ch, splicer);
+            if (why == null && !(ch.remoteAddress() instanceof InetSocketAddress)) {
+                why = "not a TCP channel";
+            }
+            if (why == null && !ch.isActive()) {
+                why = "not connected";
+            }
+            if (why != null) {
+                return (ch == from ? "from " : "to ") + ch + ": " + why;
+            }
+        }
+        return null;
+    }
+
+    /** The splicer this relay splices with, or empty when it always copies (splicing off, no provider). */
+    public Optional<Splicer> splicer() {
+        return Optional.ofNullable(splicer);
     }
 
     private static void collectReads(Channel ch) {

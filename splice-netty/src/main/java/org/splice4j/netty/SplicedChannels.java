@@ -230,7 +230,8 @@ final class SplicedChannels {
                 : new EventLoop[] {in.eventLoop(), out.eventLoop()};
     }
 
-    private static void giveBackAndClose(Channel ch, Runnable then) {
+    /** Any thread: registers {@code ch} back if needed and closes it there; {@code then} runs once it is closed. */
+    static void giveBackAndClose(Channel ch, Runnable then) {
         if (!ch.isOpen()) {
             then.run(); // closed by its user during the session
             return;
@@ -300,7 +301,7 @@ final class SplicedChannels {
     }
 
     /** Registers a deregistered channel back on its own event loop. */
-    private static void register(Channel ch, Consumer<Boolean> then) {
+    static void register(Channel ch, Consumer<Boolean> then) {
         if (ch.isRegistered()) {
             then.accept(true);
             return;
@@ -316,7 +317,7 @@ final class SplicedChannels {
      * A promise whose listeners run on the thread that completes it. A channel promise normally notifies on the
      * channel's event loop, which never happens once that loop has terminated: then the tunnel would never finish.
      */
-    private static ChannelPromise immediatePromise(Channel ch) {
+    static ChannelPromise immediatePromise(Channel ch) {
         return new DefaultChannelPromise(ch, ImmediateEventExecutor.INSTANCE);
     }
 
