@@ -15,7 +15,7 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * {@code bench --http}: HTTP/1.1 bodies over kept-alive connections through reverse proxies to one origin (issue 13).
- * Each row is a proxy in front of the bench's {@link HttpOrigin}; {@code --connections} {@link KeepAliveClient}s GET
+ * Each row is a proxy in front of the bench's {@link BenchHttpOrigin}; {@code --connections} {@link BenchHttpClient}s GET
  * {@code --body}-sized bodies one after the other on their connection for {@code --time} (after {@code --warmup}),
  * every body checked. Per row: requests per second, throughput, the proxy's CPU seconds per GiB of bodies, the
  * connections the clients and the proxy opened (a proxy that closes after each body makes one per request), and the
@@ -136,7 +136,7 @@ final class BenchHttp {
     static Map<String, List<Run>> run(Options o, BenchProgress progress) throws Exception {
         Map<String, List<Run>> results = new LinkedHashMap<>();
         o.allRows().forEach(r -> results.put(r, new ArrayList<>()));
-        try (HttpOrigin origin = new HttpOrigin((int) o.bodySize(), Math.max(64, o.connections()))) {
+        try (BenchHttpOrigin origin = new BenchHttpOrigin((int) o.bodySize(), Math.max(64, o.connections()))) {
             for (int run = 1; run <= o.runs(); run++) {
                 for (String row : o.allRows()) {
                     progress.starting(run, row);
@@ -158,11 +158,11 @@ final class BenchHttp {
         return results;
     }
 
-    private static Run measure(Options o, BenchRelay relay, HttpOrigin origin) throws Exception {
+    private static Run measure(Options o, BenchRelay relay, BenchHttpOrigin origin) throws Exception {
         String host = "127.0.0.1:" + origin.address().getPort();
-        List<KeepAliveClient> clients = new ArrayList<>();
+        List<BenchHttpClient> clients = new ArrayList<>();
         for (int i = 0; i < o.connections(); i++) {
-            clients.add(new KeepAliveClient(relay.via.address(), "/body", host, origin.bodyCrc()));
+            clients.add(new BenchHttpClient(relay.via.address(), "/body", host, origin.bodyCrc()));
         }
         ExecutorService pool = Executors.newFixedThreadPool(o.connections(), r -> {
             Thread t = new Thread(r, "bench-http-client");
@@ -172,7 +172,7 @@ final class BenchHttp {
         try {
             drive(pool, clients, o.warmupNanos()); // the JIT compiles the proxy's paths; not counted
             long[] before = new long[4];
-            for (KeepAliveClient c : clients) {
+            for (BenchHttpClient c : clients) {
                 before[0] += c.requests;
                 before[1] += c.bodyBytes;
                 before[2] += c.connections;
@@ -189,7 +189,7 @@ final class BenchHttp {
             long connections = -before[2];
             long failed = -before[3];
             String lastError = null;
-            for (KeepAliveClient c : clients) {
+            for (BenchHttpClient c : clients) {
                 requests += c.requests;
                 bytes += c.bodyBytes;
                 connections += c.connections;
@@ -199,16 +199,16 @@ final class BenchHttp {
             return new Run(requests, bytes, seconds, cpu, connections, origin.connections() - origin0, failed,
                     lastError);
         } finally {
-            clients.forEach(KeepAliveClient::close);
+            clients.forEach(BenchHttpClient::close);
             pool.shutdownNow();
         }
     }
 
     /** Every client GETs one body after the other until {@code nanos} passed (each finishes the body it is on). */
-    private static void drive(ExecutorService pool, List<KeepAliveClient> clients, long nanos) throws Exception {
+    private static void drive(ExecutorService pool, List<BenchHttpClient> clients, long nanos) throws Exception {
         long start = System.nanoTime();
         List<Future<?>> running = new ArrayList<>();
-        for (KeepAliveClient c : clients) {
+        for (BenchHttpClient c : clients) {
             running.add(pool.submit(() -> {
                 while (System.nanoTime() - start < nanos) {
                     if (!c.get() && c.errors > 1000) {

@@ -14,7 +14,7 @@ import java.util.zip.CRC32C;
  * bound the request rate the way SHA-256 of every body would). A connection the proxy closes (or a failed request) is
  * replaced by a new one and counted, so a row that does not keep connections alive shows it.
  */
-final class KeepAliveClient implements AutoCloseable {
+final class BenchHttpClient implements AutoCloseable {
 
     private static final int MAX_HEAD = 16 * 1024;
 
@@ -29,7 +29,7 @@ final class KeepAliveClient implements AutoCloseable {
     long errors;
     String lastError;
 
-    KeepAliveClient(InetSocketAddress proxy, String path, String host, long expectedCrc) {
+    BenchHttpClient(InetSocketAddress proxy, String path, String host, long expectedCrc) {
         this.proxy = proxy;
         this.request = ("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: splice4j-bench\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII);

@@ -15,7 +15,7 @@ import java.util.zip.CRC32C;
  * 200 with a {@code Content-Length} body, the same bytes every time (one direct buffer, written from its views, so that
  * the origin costs little and never copies). Requests are read up to their blank line and must have no body.
  */
-final class HttpOrigin implements AutoCloseable {
+final class BenchHttpOrigin implements AutoCloseable {
 
     private static final int MAX_HEAD = 16 * 1024;
 
@@ -24,7 +24,7 @@ final class HttpOrigin implements AutoCloseable {
     private final long bodyCrc;
     private final AtomicLong connections = new AtomicLong();
 
-    HttpOrigin(int bodySize, int backlog) throws IOException {
+    BenchHttpOrigin(int bodySize, int backlog) throws IOException {
         byte[] bytes = new byte[bodySize];
         new SplittableRandom(13).nextBytes(bytes);
         CRC32C crc = new CRC32C();
