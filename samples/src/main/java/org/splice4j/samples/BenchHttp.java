@@ -88,8 +88,8 @@ final class BenchHttp {
     static Options parse(String[] args) {
         long body = 4L << 20;
         int connections = 10;
-        long time = TimeUnit.SECONDS.toNanos(10);
-        long warmup = TimeUnit.SECONDS.toNanos(5);
+        long time = TimeUnit.SECONDS.toNanos(15);
+        long warmup = TimeUnit.SECONDS.toNanos(30);
         int runs = 3;
         List<String> rows = new ArrayList<>(ROWS.keySet());
         Map<String, BenchRelay.External> proxies = new LinkedHashMap<>();

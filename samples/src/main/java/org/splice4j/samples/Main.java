@@ -54,8 +54,9 @@ public final class Main {
             "  bench --http [--body SIZE] [--connections N] [--time DURATION] [--warmup DURATION] [--runs N]"
                     + " [--rows ROW,...] [--proxy NAME=COMMAND]...",
             "        HTTP/1.1 bodies on kept-alive connections through reverse proxies to one origin: N (default 10)",
-            "        clients GET --body (default 4m) bodies one after another, each checked; per row requests/s,",
-            "        Gbit/s, proxy CPU-s/GiB, connections opened, failed requests; rows: "
+            "        clients GET --body (default 4m) bodies one after another, each checked, for --time (default 15s)",
+            "        after --warmup (default 30s: the JIT settles); per row req/s, Gbit/s, proxy CPU-s/GiB, connections",
+            "        opened, failed requests (any: exit 1); rows: "
                     + String.join(",", BenchHttp.ROWS.keySet()),
             "  doctor",
             "        what this machine and JVM allow: providers and why not, JVM flags, pipe and descriptor limits;",

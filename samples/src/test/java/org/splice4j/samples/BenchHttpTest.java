@@ -29,7 +29,8 @@ class BenchHttpTest {
         BenchHttp.Options o = BenchHttp.parse(new String[] {"--http"});
         assertEquals(4L << 20, o.bodySize());
         assertEquals(10, o.connections());
-        assertEquals(TimeUnit.SECONDS.toNanos(10), o.timeNanos());
+        assertEquals(TimeUnit.SECONDS.toNanos(15), o.timeNanos());
+        assertEquals(TimeUnit.SECONDS.toNanos(30), o.warmupNanos());
         assertEquals(List.copyOf(BenchHttp.ROWS.keySet()), o.rows());
         BenchHttp.Options p = BenchHttp.parse(new String[] {"--http", "--body", "1m", "--connections", "3",
             "--rows", "", "--proxy", "h=exec haproxy {listen} {target}"});

@@ -89,9 +89,7 @@ final class SpliceDirection {
         if (n > 0) {
             buffer = new Memory(n);
             bufferAddress = Pointer.nativeValue(buffer);
-            byte[] bytes = new byte[n];
-            alreadyRead.get(bytes);
-            buffer.write(0, bytes, 0, n);
+            buffer.getByteBuffer(0, n).put(alreadyRead); // one copy, straight into native memory
             bufferLen = n;
         }
     }

@@ -56,6 +56,10 @@ final class HeadReads extends ChannelInboundHandlerAdapter {
         }
         HeadReads r = new HeadReads(ch.config().isAutoRead());
         ch.pipeline().addFirst(NAME, r);
+        // At once, not in the hand-over's task: called from a handler, Netty is inside a read loop that would
+        // otherwise go on reading (up to maxMessagesPerRead buffers, a megabyte on epoll) into this collector, bytes
+        // that are then copied instead of spliced. With autoRead off the loop ends after the current read.
+        ch.config().setAutoRead(false);
         return r;
     }
 
