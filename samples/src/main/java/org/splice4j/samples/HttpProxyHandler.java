@@ -68,6 +68,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** More pipelined messages than this and the client is not read until the inbox drains. */
     private static final int INBOX_LIMIT = 64;
+    /** The answer of a reverse proxy to an absolute-form or CONNECT request: the reason phrase says why. */
+    static final HttpResponseStatus REVERSE_ONLY = new HttpResponseStatus(403,
+            "Forbidden: a reverse proxy (--target) serves origin-form requests to its target only");
 
     private final TunnelServer server;
     private final InetSocketAddress target;
@@ -82,6 +85,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean keepAliveRequest;
     /** Whether the response in progress has started towards the client. */
     private boolean responseStarted;
+    /** Whether an interim (1xx) head went to the client and its decoder-made empty last content is still to come. */
+    private boolean interim;
     private Channel backend;
     private InetSocketAddress backendAddress;
     private SplicingResponseDecoder decoder;
@@ -165,6 +170,13 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         keepAliveRequest = HttpUtil.isKeepAlive(req);
         requestDone = req instanceof LastHttpContent;
         responseStarted = false;
+        interim = false;
+        if (target != null && !RequestTarget.isOriginForm(req)) {
+            // A reverse proxy reaches --target only: no forward requests, no tunnels, whatever the allow list.
+            ReferenceCountUtil.release(req);
+            reply(REVERSE_ONLY, true); // its body, if any, is not read: the connection ends
+            return;
+        }
         RequestTarget to;
         try {
             to = RequestTarget.of(req, target);
@@ -213,9 +225,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(req);
             return; // the client left while its destination was resolved
         }
-        // --target is the operator's choice, also when a forward request names it.
-        boolean operators = trusted || where.equals(target);
-        if (!operators && (server.isOwnAddress(where) || !allow.allows(where.getAddress(), where.getPort()))) {
+        // --target is the operator's choice (with --target, the only destination: start() refused the others).
+        if (!trusted && (server.isOwnAddress(where) || !allow.allows(where.getAddress(), where.getPort()))) {
             ReferenceCountUtil.release(req);
             reply(HttpResponseStatus.FORBIDDEN, false);
             return;
@@ -226,7 +237,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             connect(where, out -> tunnel(out));
             return;
         }
-        if (backend != null && backend.isActive() && where.equals(backendAddress)) {
+        // A decoder still holding bytes got some past the last response (a partial stray head): they would be taken
+        // for the start of this request's response, so that connection is not reused.
+        if (backend != null && backend.isActive() && where.equals(backendAddress) && !decoder.holdsBytes()) {
             send(req);
             return;
         }
@@ -268,10 +281,8 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         decoder.sent(req.method());
         // Waiting for the response head is bounded by the idle timeout; it is cancelled once the head is in.
         armDeadline(server.limits.idleTimeout().toMillis());
-        backend.write(req);
-        if (requestDone) {
-            backend.flush();
-        }
+        // Flushed at once, body or not: a client that sent Expect: 100-continue sends no body before the origin's 100.
+        backend.writeAndFlush(req);
         drain(); // the request's body parts already received
     }
 
@@ -312,8 +323,24 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             fail("a malformed response");
             return;
         }
+        if (interim && o instanceof LastHttpContent) {
+            // The decoder ends every 1xx head with an empty last content: the end of the interim response only. The
+            // client's encoder needs it too, to be back at the start of a message for the final response.
+            interim = false;
+            ctx.writeAndFlush(o);
+            return;
+        }
         if (o instanceof HttpResponse r) {
-            if (r.status().code() >= 100 && r.status().code() < 200) {
+            int code = r.status().code();
+            if (code == 101) {
+                // No request here asks for an upgrade (this proxy forwards none): a backend switching protocols
+                // anyway leaves nothing this proxy could relay.
+                ReferenceCountUtil.release(o);
+                reply(HttpResponseStatus.BAD_GATEWAY, true);
+                return;
+            }
+            if (code >= 100 && code < 200) {
+                interim = true;
                 ctx.writeAndFlush(o); // interim (100 Continue): the final response follows
                 return;
             }
@@ -362,9 +389,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             }
             decoder.resume();
             // The server codec's encoder is mid-message (it wrote a head with a Content-Length): end the message.
+            // The next request waits (responseDone drains later): the bytes read past the body are fired again
+            // right after this listener, and must find the proxy IDLE, where they close that backend.
             responseDone(ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
-            // The transfer restores autoRead after this listener: ours is decided once it did.
-            ctx.executor().execute(this::drain);
         });
     }
 
@@ -378,7 +405,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         state = State.IDLE;
-        drain();
+        // Not inline: bytes the backend sent past this response may still come, in the decoder's loop over the read
+        // that ended it or fired again after a transfer (which also restores autoRead after its listener). They must
+        // find no request sent yet, so they close that backend instead of passing for the next response.
+        ctx.executor().execute(this::drain);
     }
 
     /** CONNECT: 200, the codecs go, the channels go to the tunnel relay (spliced when possible). */
@@ -442,8 +472,13 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
             if (state == State.IDLE) {
-                fail("idle"); // a kept-alive client that went quiet; a request in progress has its own deadlines
+                fail("idle"); // a kept-alive client that went quiet
+            } else if (state == State.EXCHANGING && responseStarted) {
+                // A response through the codecs with nothing written to the client for the idle timeout: the
+                // backend stalled (or the client stopped reading). The head's deadline is over, so this bounds it.
+                fail("the response stalled");
             }
+            // Before the response head the deadline bounds the wait; a transfer has its own idle timeout.
             return;
         }
         ctx.fireUserEventTriggered(evt);

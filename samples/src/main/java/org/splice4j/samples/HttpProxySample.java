@@ -10,13 +10,18 @@ import io.netty.handler.timeout.IdleStateHandler;
 import org.splice4j.spi.SpliceConfig;
 
 /**
- * An HTTP/1.1 proxy on Netty, forward (absolute-form requests, CONNECT) or reverse (origin-form requests to
- * {@code --target}), kept alive on both sides: one backend connection per client connection, reused while the
- * destination stays the same. A response body with a Content-Length at or over {@code --threshold} is spliced with
+ * An HTTP/1.1 proxy on Netty, forward (absolute-form requests, CONNECT) or, with {@code --target}, reverse
+ * (origin-form requests to that one origin), kept alive on both sides: one backend connection per client connection,
+ * reused while the destination stays the same. A response body with a Content-Length at or over {@code --threshold} is spliced with
  * {@link org.splice4j.netty.SpliceRelay#transfer} (the codecs stay in place and see no byte of it); smaller and chunked
- * bodies go through the codecs, as every body does when splicing is off. CONNECT tunnels are relayed with {@code SpliceRelay.start} once the codecs are gone.
- * Destinations follow the socks5 sample's allow rules (loopback only unless {@code --allow}); {@code --target}, the
- * operator's choice, is always allowed. See {@link HttpProxyHandler}.
+ * bodies go through the codecs, as every body does when splicing is off. CONNECT tunnels are relayed with
+ * {@code SpliceRelay.start} once the codecs are gone.
+ *
+ * <p>A forward proxy's destinations follow the socks5 sample's allow rules (loopback only unless {@code --allow}). A
+ * reverse proxy reaches its target only, the operator's choice: absolute-form and CONNECT requests get a 403
+ * ({@link HttpProxyHandler#REVERSE_ONLY}), {@code --allow} is refused at start (as jetty-proxy does: it would have
+ * nothing to allow), and a non-loopback {@code --listen} needs no {@code --allow-open}, for nothing else of this host
+ * is reachable through it. See {@link HttpProxyHandler}.
  */
 final class HttpProxySample {
 
@@ -41,12 +46,23 @@ final class HttpProxySample {
         } catch (IllegalArgumentException e) {
             Main.usage(e.getMessage());
         }
+        String problem = flagProblem(target, !f.all("--allow").isEmpty());
+        if (problem != null) {
+            Main.usage(problem);
+        }
         AllowList allow = Socks5Sample.allowList(f);
-        f.refuseOpenListen(listen, !f.all("--allow").isEmpty(), "--allow");
+        // A reverse proxy reaches its target only, which the operator chose: nothing else of this host is exposed.
+        f.refuseOpenListen(listen, target != null || !f.all("--allow").isEmpty(), "--allow");
         try (TunnelServer server = f.server()) {
             start(server, listen, target, allow, threshold);
             server.runUntilShutdown(f.grace());
         }
+    }
+
+    /** Why these flags cannot go together, or null: with --target the proxy forwards nothing, so --allow is moot. */
+    static String flagProblem(InetSocketAddress target, boolean allowGiven) {
+        return target != null && allowGiven
+                ? "http-proxy --target is a reverse proxy to that one origin: --allow has no meaning with it" : null;
     }
 
     /** Binds the proxy; {@code target} (may be null) receives the origin-form requests. */

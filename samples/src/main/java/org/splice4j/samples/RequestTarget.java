@@ -49,6 +49,11 @@ record RequestTarget(InetSocketAddress address, boolean operatorChosen) {
         throw new IllegalArgumentException("not a request this proxy serves: " + uri);
     }
 
+    /** Whether {@code req} is an origin-form request (a path, as to an origin server): neither CONNECT nor a URL. */
+    static boolean isOriginForm(HttpRequest req) {
+        return !req.method().equals(HttpMethod.CONNECT) && req.uri().startsWith("/");
+    }
+
     /** {@code HOST:PORT} or {@code [IPv6]:PORT}, as a CONNECT names its destination. */
     private static InetSocketAddress hostPort(String authority) {
         int colon = authority.lastIndexOf(':');

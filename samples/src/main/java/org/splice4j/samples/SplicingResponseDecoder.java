@@ -47,6 +47,11 @@ final class SplicingResponseDecoder extends HttpResponseDecoder {
         return b.readRetainedSlice(b.readableBytes());
     }
 
+    /** Whether bytes were read but not decoded: past the last response when no response is awaited. */
+    boolean holdsBytes() {
+        return internalBuffer().isReadable();
+    }
+
     /** After a spliced body: the next bytes are the head of the next response. */
     void resume() {
         paused = false;

@@ -1,6 +1,8 @@
 package org.splice4j.samples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,8 +11,12 @@ import java.io.File;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.splice4j.netty.SpliceRelay;
 import org.splice4j.spi.SplicerMXBean;
 import org.splice4j.spi.contract.LinuxTestbed;
@@ -293,5 +300,107 @@ class HttpProxySampleTest {
             c.send("GET", "http://192.0.2.1:80/bytes/10/1"); // TEST-NET-1: not loopback
             assertEquals(403, c.read(false).status());
         }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void a100ContinueIsForwardedAndTheFinalResponseFollowsOnTheSameConnection(String transport, boolean splice)
+            throws Exception {
+        long upload = 2 * MiB + 3;
+        try (Proxy p = proxy(transport, splice, true); KeepAliveClient c = new KeepAliveClient(p.address())) {
+            OutputStream out = c.socket.getOutputStream();
+            for (long size : new long[] {4 * MiB, 1000}) { // the final body spliced, then through the codecs
+                out.write(("POST /continue/" + size + "/21 HTTP/1.1\r\nHost: origin\r\nExpect: 100-continue\r\n"
+                        + "Content-Length: " + upload + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertEquals(100, c.read(false).status()); // the body goes only once the origin asked for it
+                Streams.inputStream(22, upload).transferTo(out);
+                out.flush();
+                KeepAliveClient.Response r = c.read(false);
+                assertBody(21, size, r);
+                assertEquals(expected(22, upload), r.headers().get("x-upload-sha256"), "what the origin got");
+            }
+            // Still in step: the 100's end was not taken for the end of the response.
+            c.send("GET", "/bytes/1000/23");
+            assertBody(23, 1000, c.read(false));
+            assertEquals(1, p.server().accepted());
+        }
+    }
+
+    @Test
+    void curlPostsALargeBodyWithExpectContinue(@TempDir Path dir) throws Exception {
+        requireTool("/usr/bin/curl");
+        long upload = 3 * MiB;
+        Path body = dir.resolve("upload");
+        try (InputStream in = Streams.inputStream(24, upload)) {
+            Files.copy(in, body);
+        }
+        try (Proxy p = proxy("epoll", true, true)) {
+            Path out = dir.resolve("out");
+            Path headers = dir.resolve("headers");
+            // Over 1 MiB, curl sends Expect: 100-continue and waits for the 100 before the body.
+            run(List.of("curl", "-s", "-S", "--fail", "--max-time", "60", "-H", "Expect: 100-continue",
+                    "--data-binary", "@" + body, "-D", headers.toString(), "-o", out.toString(),
+                    p.url("/continue/" + 2 * MiB + "/25")));
+            assertEquals(new Streams.Received(2 * MiB, expected(25, 2 * MiB)), digest(out));
+            String h = Files.readString(headers).toLowerCase(java.util.Locale.ROOT);
+            assertTrue(h.contains("100 continue") && h.contains("x-upload-sha256: " + expected(24, upload)), h);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void strayBytesReadWithTheLastOfABodyNeverAnswerThePipelinedRequest(String transport, boolean splice)
+            throws Exception {
+        // A whole stray response, and one cut in its head (the decoder keeps it, waiting for more).
+        for (String kind : new String[] {"extra1", "partial1"}) {
+            try (Proxy p = proxy(transport, splice, true); KeepAliveClient c = new KeepAliveClient(p.address())) {
+                int originBefore = origin.accepted.get();
+                c.send("GET", "/" + kind + "/1000/26", "/bytes/1000/27"); // pipelined
+                assertBody(26, 1000, c.read(false));
+                assertBody(27, 1000, c.read(false)); // not the origin's stray bytes: a fresh backend's answer
+                assertEquals(originBefore + 2, origin.accepted.get(), kind + ": that backend is not reused");
+                assertEquals(1, p.server().accepted());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"nio", "epoll"})
+    void aResponseStalledMidBodyClosesTheClientAfterTheIdleTimeout(String transport) throws Exception {
+        TunnelServer server = new TunnelServer(transport, new SpliceRelay(bed.splicer),
+                new Limits(Duration.ofSeconds(10), Duration.ofMillis(500), 64));
+        InetSocketAddress a = HttpProxySample.start(server, new InetSocketAddress("127.0.0.1", 0), origin.address(),
+                AllowList.loopbackOnly(), HttpProxySample.DEFAULT_THRESHOLD);
+        try (Proxy p = new Proxy(server, a); KeepAliveClient c = new KeepAliveClient(a)) {
+            c.socket.setSoTimeout(30_000); // far past the idle timeout: a read timing out is the failure
+            c.send("GET", "/stall/1000/28"); // a head and half a small body (through the codecs), then nothing
+            assertThrows(EOFException.class, () -> c.read(false));
+        }
+    }
+
+    @Test
+    void aReverseProxyServesItsTargetOnly() throws Exception {
+        try (Proxy p = proxy("nio", true, true)) {
+            // Absolute-form, to a loopback origin the allow list allows; CONNECT to it: both refused, and the
+            // connection ends (the refused request's body is not read).
+            for (String[] req : new String[][] {{"GET", origin.url("/bytes/10/29")},
+                {"CONNECT", "127.0.0.1:" + origin.address().getPort()}}) {
+                try (KeepAliveClient c = new KeepAliveClient(p.address())) {
+                    c.send(req[0], req[1]);
+                    KeepAliveClient.Response r = c.read(false);
+                    assertEquals(403, r.status(), req[0] + " " + r);
+                    assertEquals(0, c.readToEnd());
+                }
+            }
+            try (KeepAliveClient c = new KeepAliveClient(p.address())) {
+                c.send("GET", "/bytes/1000/30"); // origin-form: to the target
+                assertBody(30, 1000, c.read(false));
+            }
+        }
+        // --target with --allow is refused at start; either alone is fine.
+        assertNotNull(HttpProxySample.flagProblem(origin.address(), true));
+        assertNull(HttpProxySample.flagProblem(origin.address(), false));
+        assertNull(HttpProxySample.flagProblem(null, true));
     }
 }

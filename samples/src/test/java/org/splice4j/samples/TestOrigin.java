@@ -21,8 +21,11 @@ import org.splice4j.spi.contract.Streams;
  * A plain-socket HTTP/1.1 origin for the http-proxy tests, kept alive, one thread per connection. Paths:
  * {@code /bytes/SIZE/SEED} (Content-Length, the seeded stream of {@link Streams}), {@code /extra/SIZE/SEED} (the same
  * and then bytes past the Content-Length), {@code /short/SIZE/SEED} (announces SIZE, sends half, closes),
- * {@code /chunked/SIZE/SEED}, {@code /204}, {@code /304}; HEAD answers the head of a GET. Counts accepted
- * connections and those that ended (the peer closed).
+ * {@code /chunked/SIZE/SEED}, {@code /204}, {@code /304}; {@code /extra1/SIZE/SEED} and {@code /partial1/SIZE/SEED}
+ * (head, body and a stray response, whole or cut in its head, in ONE write); {@code /stall/SIZE/SEED} (announces SIZE,
+ * sends half, then waits for the proxy to close); {@code /continue/SIZE/SEED} (100 Continue, reads the request's
+ * Content-Length body, then a {@code /bytes} answer whose {@code X-Upload-Sha256} is the SHA-256 of what it read).
+ * HEAD answers the head of a GET. Counts accepted connections and those that ended (the peer closed).
  */
 final class TestOrigin implements AutoCloseable {
 
@@ -71,7 +74,7 @@ final class TestOrigin implements AutoCloseable {
                     return;
                 }
                 String[] line = head.split("\r\n", 2)[0].split(" ");
-                if (!answer(line[0], line[1], out)) {
+                if (!answer(line[0], line[1], head, in, out)) {
                     return;
                 }
             }
@@ -83,11 +86,45 @@ final class TestOrigin implements AutoCloseable {
     }
 
     /** Answers one request; false when the connection is to end. */
-    private static boolean answer(String method, String path, OutputStream out) throws IOException {
+    private static boolean answer(String method, String path, String request, InputStream in, OutputStream out)
+            throws IOException {
         boolean head = method.equals("HEAD");
         String[] p = path.split("/");
         String kind = p.length > 1 ? p[1] : "";
         switch (kind) {
+            case "extra1", "partial1" -> {
+                int size = Integer.parseInt(p[2]);
+                byte[] h = ("HTTP/1.1 200 OK\r\nContent-Length: " + size + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII);
+                byte[] stray = (kind.equals("extra1") ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"
+                        : "HTTP/1.1 200 OK\r\nContent-Le").getBytes(StandardCharsets.US_ASCII);
+                ByteArrayOutputStream all = new ByteArrayOutputStream();
+                all.write(h);
+                all.write(Streams.inputStream(Long.parseLong(p[3]), size).readAllBytes());
+                all.write(stray);
+                out.write(all.toByteArray()); // one write: the proxy reads the stray bytes with the body's last
+            }
+            case "stall" -> {
+                long size = Long.parseLong(p[2]);
+                out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + size + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.write(Streams.inputStream(Long.parseLong(p[3]), size / 2).readAllBytes());
+                out.flush();
+                while (in.read() >= 0) {
+                    // stalled: the rest never comes; the proxy's close ends this
+                }
+                return false;
+            }
+            case "continue" -> {
+                out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                long upload = contentLength(request);
+                Streams.Received got = Streams.readExactlyDigest(in, upload);
+                long size = Long.parseLong(p[2]);
+                out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + size + "\r\nX-Upload-Sha256: " + got.sha256()
+                        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                Streams.inputStream(Long.parseLong(p[3]), size).transferTo(out);
+            }
             case "204" -> out.write("HTTP/1.1 204 No Content\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             case "304" -> out.write("HTTP/1.1 304 Not Modified\r\nContent-Length: 4096\r\n\r\n"
                     .getBytes(StandardCharsets.US_ASCII));
@@ -127,7 +164,17 @@ final class TestOrigin implements AutoCloseable {
         return true;
     }
 
-    /** The request head up to its blank line (requests here have no body), or null at end of stream. */
+    private static long contentLength(String head) {
+        for (String line : head.split("\r\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equalsIgnoreCase("content-length")) {
+                return Long.parseLong(line.substring(colon + 1).trim());
+            }
+        }
+        return 0;
+    }
+
+    /** The request head up to its blank line (only {@code /continue} reads a body), or null at end of stream. */
     static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         int matched = 0;

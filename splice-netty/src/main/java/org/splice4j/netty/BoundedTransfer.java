@@ -3,6 +3,8 @@ package org.splice4j.netty;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -31,6 +33,10 @@ import org.splice4j.spi.Splicer;
  * registered back on their own event loops with their pipelines untouched ({@link TransferEnd#handBack}). Any other
  * ending closes both. When the provider refuses the sockets the channels go back to Netty and {@link BoundedCopy}
  * moves the bytes instead.
+ *
+ * <p>The hand-over itself is bounded too: a peer that stops reading keeps the flush of what the codecs wrote (a
+ * response head) pending forever, so the idle timeout, when given, is also the hand-over's deadline, and a user's
+ * close during the hand-over ends it at once.
  */
 final class BoundedTransfer {
 
@@ -44,7 +50,10 @@ final class BoundedTransfer {
     private final Promise<SpliceResult> promise;
     private final AtomicInteger handoversLeft = new AtomicInteger(2);
     private final Runnable cancelOnLoopShutdown = this::cancel;
-    private final GenericFutureListener<Future<Void>> closed = f -> cancel();
+    private final GenericFutureListener<Future<Void>> closed = f -> closedByUser();
+    /** Set once, by whichever comes first: the session's start, the hand-over deadline, or a close meanwhile. */
+    private final AtomicBoolean handoverOver = new AtomicBoolean();
+    private volatile Future<?> handoverDeadline;
     private volatile Throwable handoverFailure;
     private volatile SpliceSession session;
 
@@ -62,8 +71,52 @@ final class BoundedTransfer {
     static void start(Splicer splicer, Channel from, Channel to, long bytes, Duration idleTimeout,
                       Promise<SpliceResult> promise) {
         BoundedTransfer t = new BoundedTransfer(splicer, from, to, bytes, idleTimeout, promise);
+        t.watch();
         t.handOver(from);
         t.handOver(to);
+    }
+
+    /**
+     * Before the hand-over: each channel waits for its flush before it deregisters, and a peer that does not read
+     * keeps that flush pending, the other channel already deregistered (where no idle handler of its sees it): the
+     * idle timeout bounds the wait, and a close of either channel ends it.
+     */
+    private void watch() {
+        from.closeFuture().addListener(closed);
+        to.closeFuture().addListener(closed);
+        long ms = idleTimeout == null ? 0 : idleTimeout.toMillis();
+        if (ms > 0) {
+            try {
+                handoverDeadline = from.eventLoop().schedule(() -> endHandover(Outcome.IDLE_TIMEOUT,
+                        new TimeoutException("the hand-over took over " + ms + " ms")), ms, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                // from's loop is shutting down: the hand-over fails on it, and that ends the transfer
+            }
+        }
+    }
+
+    /** Any thread: ends a transfer whose session has not started; nothing if it has. */
+    private void endHandover(Outcome outcome, Throwable cause) {
+        if (handoverOver.compareAndSet(false, true)) {
+            stopWatching();
+            TransferEnd.closeBoth(from, to, TransferEnd.failed(outcome, 0, cause), promise);
+        }
+    }
+
+    private void closedByUser() {
+        if (session == null) {
+            endHandover(Outcome.CANCELLED, new ClosedChannelException());
+        }
+        cancel(); // the session, if it started meanwhile
+    }
+
+    private void stopWatching() {
+        from.closeFuture().removeListener(closed);
+        to.closeFuture().removeListener(closed);
+        Future<?> d = handoverDeadline;
+        if (d != null) {
+            d.cancel(false);
+        }
     }
 
     /** Any thread: takes {@code ch} out of Netty's I/O on its loop, then counts it as handed over. */
@@ -71,7 +124,7 @@ final class BoundedTransfer {
         AtomicBoolean once = new AtomicBoolean();
         Runnable done = () -> {
             if (once.compareAndSet(false, true) && handoversLeft.decrementAndGet() == 0) {
-                onLoop(from, this::splice);
+                onLoop(from, this::handedOver);
             }
         };
         try {
@@ -115,6 +168,18 @@ final class BoundedTransfer {
         }
     }
 
+    /** {@code from}'s loop, both channels handed over (or failed): on to the session, unless the deadline came first. */
+    private void handedOver() {
+        if (!handoverOver.compareAndSet(false, true)) {
+            return; // the deadline or a close ended the transfer (and closed both) meanwhile
+        }
+        Future<?> d = handoverDeadline;
+        if (d != null) {
+            d.cancel(false); // the session has its own idle timeout
+        }
+        splice();
+    }
+
     /** {@code from}'s loop, both channels deregistered (or failed): starts the bounded session. */
     private void splice() {
         HeadReads fromHead = HeadReads.of(from);
@@ -124,6 +189,7 @@ final class BoundedTransfer {
             failed = fromHead.failure != null ? fromHead.failure : toHead.failure; // a reset seen while flushing
         }
         if (failed != null) {
+            stopWatching();
             TransferEnd.closeBoth(from, to, TransferEnd.failed(Outcome.FAILED, 0, failed), promise);
             return;
         }
@@ -155,14 +221,17 @@ final class BoundedTransfer {
             wire(s);
         } catch (Throwable t) {
             ReferenceCountUtil.safeRelease(ahead);
+            stopWatching();
             TransferEnd.closeBoth(from, to, TransferEnd.failed(Outcome.FAILED, 0, t), promise);
         }
     }
 
     private void wire(SpliceSession s) {
         try {
-            from.closeFuture().addListener(closed);
-            to.closeFuture().addListener(closed);
+            // The close listeners are in place since the hand-over; a close before the session was set found none.
+            if (!from.isOpen() || !to.isOpen()) {
+                s.cancel();
+            }
             for (EventLoop loop : loops()) {
                 if (loop instanceof SingleThreadEventExecutor st) {
                     // Deregistered channels are invisible to the loop's shutdown: end the session from its hook.
@@ -181,6 +250,7 @@ final class BoundedTransfer {
     }
 
     private void fallBackToCopy() {
+        stopWatching(); // the copy watches the channels itself
         registerBoth(ok -> {
             if (ok) {
                 BoundedCopy.start(from, to, bytes, idleTimeout, promise);
@@ -193,8 +263,7 @@ final class BoundedTransfer {
 
     /** Any thread: the session ended. Bounds reached: both channels go back to their pipelines; else both close. */
     private void finish(SpliceResult r) {
-        from.closeFuture().removeListener(closed);
-        to.closeFuture().removeListener(closed);
+        stopWatching();
         for (EventLoop loop : loops()) {
             if (loop instanceof SingleThreadEventExecutor st) {
                 try {
@@ -204,8 +273,15 @@ final class BoundedTransfer {
                 }
             }
         }
-        if (r.outcome() != Outcome.BOUNDS_REACHED || !from.isOpen() || !to.isOpen()) {
+        if (r.outcome() != Outcome.BOUNDS_REACHED) {
             TransferEnd.closeBoth(from, to, r, promise);
+            return;
+        }
+        if (!from.isOpen() || !to.isOpen()) {
+            // The bound was reached, but a channel was closed meanwhile: nothing is handed back, so the result must
+            // not say so.
+            TransferEnd.closeBoth(from, to, TransferEnd.failed(Outcome.CANCELLED, r.bytesAToB(),
+                    new ClosedChannelException()), promise);
             return;
         }
         registerBoth(ok -> {

@@ -28,10 +28,13 @@ final class HeadReads extends ChannelInboundHandlerAdapter {
     final boolean autoReadBefore;
     /** ByteBufs and user events (an end of stream) in the order Netty fired them. */
     private final ArrayDeque<Object> kept = new ArrayDeque<>();
-    /** An exception Netty reported meanwhile (a reset): the transfer fails with it. */
-    Throwable failure;
-    /** Whether the channel went inactive meanwhile. */
-    boolean inactive;
+    /**
+     * An exception Netty reported meanwhile (a reset): the transfer fails with it. Volatile: written on the channel's
+     * loop, read on {@code from}'s, which may be another one.
+     */
+    volatile Throwable failure;
+    /** Whether the channel went inactive meanwhile (volatile as {@link #failure}). */
+    volatile boolean inactive;
     /** The copying transfer's hook: runs after a read batch, an event, a failure or a writability change. */
     Runnable onChange;
     private ChannelHandlerContext ctx;

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 import io.netty.buffer.ByteBuf;
@@ -198,7 +200,9 @@ public final class SpliceRelay {
      *                    body; bytes past {@code bytes} in it are fired again from the head afterwards. Released by the
      *                    transfer; may be null
      * @param bytes       the body's length, at least 0
-     * @param idleTimeout no byte moved for this long ends the transfer; {@link Duration#ZERO} none, null the splicer's
+     * @param idleTimeout no byte moved for this long ends the transfer ({@code IDLE_TIMEOUT}); it also bounds the
+     *                    hand-over (a peer that does not read the flushed head); {@link Duration#ZERO} none, null the
+     *                    splicer's (the hand-over is then unbounded)
      * @return completes once the transfer is over and both channels are handed back or closed; never fails. It
      *         completes on {@code from}'s event loop before either channel reads again, so a listener can put the
      *         codecs back at the start of a message (a decoder's {@code reset()}) before the bytes past the bound
@@ -217,10 +221,17 @@ public final class SpliceRelay {
             }
         }
         Promise<SpliceResult> promise = ImmediateEventExecutor.INSTANCE.newPromise();
+        // Ours until from's collector takes it: whoever fails before that (here, or a loop refusing the task) frees it.
+        AtomicReference<ByteBuf> ahead = new AtomicReference<>(alreadyRead);
+        Consumer<Throwable> failed = t -> {
+            LOG.debug("splice4j: cannot transfer {} -> {}", from, to, t);
+            ReferenceCountUtil.safeRelease(ahead.getAndSet(null));
+            TransferEnd.closeBoth(from, to, TransferEnd.failed(SpliceResult.Outcome.FAILED, 0, t), promise);
+        };
         try {
             // Inline on the channel's loop (the usual caller, a handler), so no read can slip past the collector.
-            onLoop(from, () -> HeadReads.install(from).addFirst(alreadyRead));
-            onLoop(to, () -> HeadReads.install(to));
+            onLoop(from, failed, () -> HeadReads.install(from).addFirst(ahead.getAndSet(null)));
+            onLoop(to, failed, () -> HeadReads.install(to));
             String refusal = transferRefusal(from, to);
             if (refusal == null) {
                 BoundedTransfer.start(splicer, from, to, bytes, idleTimeout, promise);
@@ -232,20 +243,35 @@ public final class SpliceRelay {
                     splicer.recordFallback(SpliceFallback.NOT_ELIGIBLE, SplicedChannels.label(from, to), refusal);
                 }
                 // After to's collector is in place (its loop may be another one): the copy writes through it.
-                onLoop(to, () -> onLoop(from, () -> BoundedCopy.start(from, to, bytes, idleTimeout, promise)));
+                onLoop(to, failed, () -> onLoop(from, failed,
+                        () -> BoundedCopy.start(from, to, bytes, idleTimeout, promise)));
             }
         } catch (Throwable t) {
-            LOG.debug("splice4j: cannot transfer {} -> {}", from, to, t);
-            TransferEnd.closeBoth(from, to, TransferEnd.failed(SpliceResult.Outcome.FAILED, 0, t), promise);
+            failed.accept(t);
         }
         return promise;
     }
 
-    private static void onLoop(Channel ch, Runnable r) {
+    /**
+     * Runs {@code r} on {@code ch}'s loop: inline when already there (a failure goes to the caller), else as a task,
+     * and then a loop refusing it (shutting down) or {@code r} failing there goes to {@code failed}, never to Netty's
+     * task runner, where the promise would stay open and the read-ahead bytes unreleased.
+     */
+    private static void onLoop(Channel ch, Consumer<Throwable> failed, Runnable r) {
         if (ch.eventLoop().inEventLoop()) {
             r.run();
-        } else {
-            ch.eventLoop().execute(r);
+            return;
+        }
+        try {
+            ch.eventLoop().execute(() -> {
+                try {
+                    r.run();
+                } catch (Throwable t) {
+                    failed.accept(t);
+                }
+            });
+        } catch (RuntimeException e) {
+            failed.accept(e);
         }
     }
 

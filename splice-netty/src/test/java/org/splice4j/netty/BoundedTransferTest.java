@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -367,6 +368,29 @@ class BoundedTransferTest {
             proxy.client.close();
             SpliceResult r = result(proxy.backendRec);
             assertEquals(Outcome.CANCELLED, r.outcome(), r.toString());
+            assertFalse(proxy.backend.isOpen());
+            assertEquals(-1, proxy.serverPeer.read(ByteBuffer.allocate(1)), "the backend's peer sees the close");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, splice={1}")
+    @MethodSource("modes")
+    void aClientThatDoesNotReadEndsTheHandOverAtTheIdleTimeout(TestForwarder.Transport t, boolean splice)
+            throws Exception {
+        SpliceRelay relay = relay(splice);
+        Proxy[] p = new Proxy[1];
+        try (Proxy proxy = new Proxy(t, (ctx, first) -> {
+            p[0].backendRec.started = true;
+            // A "head" far larger than the socket buffers of a peer that reads nothing: its flush never ends.
+            p[0].client.writeAndFlush(Unpooled.wrappedBuffer(new byte[64 * (int) MiB]));
+            Future<SpliceResult> f = relay.transfer(ctx.channel(), p[0].client, first, MiB, Duration.ofMillis(500));
+            f.addListener(x -> p[0].backendRec.transfer.complete(f.getNow()));
+        })) {
+            p[0] = proxy;
+            proxy.serverPeer.write(ByteBuffer.wrap(Streams.randomBytes(18, 100)));
+            SpliceResult r = result(proxy.backendRec); // without a hand-over deadline: never
+            assertEquals(Outcome.IDLE_TIMEOUT, r.outcome(), r.toString());
+            assertFalse(proxy.client.isOpen());
             assertFalse(proxy.backend.isOpen());
             assertEquals(-1, proxy.serverPeer.read(ByteBuffer.allocate(1)), "the backend's peer sees the close");
         }

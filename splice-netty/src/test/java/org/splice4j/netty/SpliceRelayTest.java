@@ -14,7 +14,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.logging.LoggingHandler;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 
@@ -215,5 +221,21 @@ class SpliceRelayTest {
                 assertEquals(before + 1, bed.splicer.statistics().orElseThrow().getFallbacksNotEligible());
             }
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aTransferWhoseLoopRefusesItFreesTheReadAheadBytesAndCompletes() throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        Channel from = new NioSocketChannel();
+        Channel to = new NioSocketChannel();
+        group.register(from).sync();
+        group.register(to).sync();
+        group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync(); // from now on the loop refuses every task
+        ByteBuf ahead = Unpooled.buffer().writeBytes(new byte[100]);
+        io.netty.util.concurrent.Future<SpliceResult> f = new SpliceRelay(bed.splicer).transfer(from, to, ahead, 1000,
+                null);
+        assertTrue(f.await(30, TimeUnit.SECONDS), "the transfer must complete");
+        assertEquals(Outcome.FAILED, f.getNow().outcome(), f.getNow().toString());
+        assertEquals(0, ahead.refCnt(), "the bytes read ahead must be released");
     }
 }
