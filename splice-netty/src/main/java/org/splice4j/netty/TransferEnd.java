@@ -111,8 +111,13 @@ final class TransferEnd {
             try {
                 SplicedChannels.giveBackAndClose(ch, closed);
             } catch (Throwable t) {
-                ch.unsafe().closeForcibly(); // the socket must not stay open, and the promise must complete
-                closed.run();
+                try {
+                    ch.unsafe().closeForcibly(); // the socket must not stay open
+                } catch (Throwable offLoop) {
+                    // Off a loop that is gone (Netty asserts closeForcibly runs on it): its shutdown closes its channels.
+                } finally {
+                    closed.run(); // and the promise must complete
+                }
             }
         }
     }
